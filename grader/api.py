@@ -1,0 +1,247 @@
+"""What the commands do, as functions (the CLI only parses arguments and prints).
+
+    from grader import api
+    report = api.grade("alice.py", "two_layer_net", out=Path("out/alice"))
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from grader import __version__
+from grader import reference as reference_store
+from grader.assignment import Assignment
+from grader.registry import UnknownAssignment, all_assignments, course_root, get_assignment
+from grader.report import write_report
+from grader.report.gradebook import Gradebook
+from grader.report.model import Report
+from grader.runner import GradeOptions, ModuleSession, give_to_child, grade as grade_submission, make_sandbox
+from grader.sandbox import Sandbox
+from grader.store import GradeStore
+from grader.submission import Submission, SubmissionNotFound, load_submission, read_zip
+
+log = logging.getLogger(__name__)
+
+__all__ = ["UsageError", "grade", "batch", "make_reference", "release", "list_assignments", "BatchResult"]
+
+
+class UsageError(Exception):
+    """The command was asked something it cannot do (exit status 2)."""
+
+
+def _assignment(name: str, root: str | Path | None) -> Assignment:
+    try:
+        assignment = get_assignment(name, course_root(root))
+    except UnknownAssignment as exc:
+        raise UsageError(str(exc)) from None
+    return assignment
+
+
+def _require_reference(assignment: Assignment) -> None:
+    missing = reference_store.missing(assignment)
+    if missing:
+        raise UsageError(f"reference data for {assignment.name} is missing ({len(missing)} checks, e.g. "
+                         f"{missing[0]}): run `backprop-grader reference {assignment.name}` first")
+
+
+def _probe_environment(sandbox: Sandbox, assignment: Assignment) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="bpg-env-"))
+    try:
+        stub = workdir / f"{assignment.module}.py"
+        stub.write_text("")
+        give_to_child(workdir)
+        session = ModuleSession(sandbox, assignment, workdir, stub)
+        if not session.start():
+            return {}
+        try:
+            return session.environment()
+        finally:
+            session.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def resolve_device(requested: str, env: dict) -> tuple[str, bool]:
+    """-> (device to grade on, whether CUDA is available)."""
+    cuda = bool(env.get("cuda"))
+    if requested == "cuda" and not cuda:
+        raise UsageError("--device cuda: no CUDA GPU is available here (use --device auto to fall back to the CPU)")
+    if requested == "auto":
+        return ("cuda" if cuda else "cpu"), cuda
+    if requested not in ("cpu", "cuda"):
+        raise UsageError(f"--device must be cpu, cuda or auto, not {requested!r}")
+    return requested, cuda
+
+
+def grading_key(assignment: Assignment, device: str, overrides: dict) -> str:
+    """What, besides the submission, decides a grade: a change here regrades everyone."""
+    manifest = assignment.reference_dir / "manifest.json"
+    h = hashlib.sha256()
+    h.update(__version__.encode())
+    h.update(manifest.read_bytes() if manifest.is_file() else b"")
+    for f in (assignment.root / "assignment.toml", assignment.judges_file, assignment.probes_file):
+        h.update(f.read_bytes())
+    h.update(device.encode() + json.dumps(overrides, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def _options(assignment: Assignment, mnist_dir: str | None) -> dict:
+    if mnist_dir is None:
+        return {}
+    if not Path(mnist_dir).is_dir():
+        raise UsageError(f"--mnist {mnist_dir}: no such folder")
+    return {"mnist_dir": str(Path(mnist_dir).resolve())}
+
+
+def grade(path: str | Path, assignment: str, out: Path | None = None, *, device: str = "cpu",
+          student: str | None = None, root: str | Path | None = None, mnist_dir: str | None = None,
+          sandbox: Sandbox | None = None) -> Report:
+    """Grade one submission; write its reports into ``out`` when given."""
+    a = _assignment(assignment, root)
+    _require_reference(a)
+    try:
+        submission = load_submission(path, a.module, student)
+    except SubmissionNotFound as exc:
+        raise UsageError(str(exc)) from None
+    own = sandbox is None
+    sandbox = sandbox or make_sandbox(a).start()
+    try:
+        dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
+        options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=_options(a, mnist_dir))
+        report = grade_submission(submission, a, sandbox, options)
+    finally:
+        if own:
+            sandbox.close()
+    if out is not None:
+        write_report(report, Path(out))
+    return report
+
+
+# -- batch ----------------------------------------------------------------------------------
+@dataclass
+class BatchResult:
+    reports: list[Report]
+    graded: list[str] = field(default_factory=list)     # graded in this run
+    reused: list[str] = field(default_factory=list)     # unchanged since the last run
+    out: Path = Path(".")
+
+
+_SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
+
+
+def class_entries(folder: Path) -> list[Path]:
+    """One entry per student: files and folders, hidden ones and our own outputs skipped."""
+    entries = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith((".", "_")) or p.name in ("__MACOSX",):
+            continue
+        entries.append(p)
+    return entries
+
+
+def _unpack_class_zip(path: Path, into: Path) -> Path:
+    files, notes, problem = read_zip(path.read_bytes())
+    if problem:
+        raise UsageError(f"{path}: {problem}")
+    for rel, data in files.items():
+        target = into / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return into
+
+
+def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = "cpu", force: bool = False,
+          root: str | Path | None = None, mnist_dir: str | None = None,
+          progress: Callable[[str, int, int], None] | None = None) -> BatchResult:
+    """Grade a class, one student after another, storing each as soon as it is done."""
+    a = _assignment(assignment, root)
+    _require_reference(a)
+    src = Path(submissions)
+    if not src.exists():
+        raise UsageError(f"{src}: no such file or folder")
+    tmp = None
+    if src.is_file():
+        if src.suffix.lower() != ".zip":
+            raise UsageError(f"{src}: batch takes a folder with one entry per student, or a .zip of one")
+        tmp = Path(tempfile.mkdtemp(prefix="bpg-class-"))
+        src = _unpack_class_zip(src, tmp)
+        inner = [p for p in src.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+        if len(inner) == 1 and inner[0].is_dir():
+            src = inner[0]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    entries = class_entries(src)
+    if not entries:
+        raise UsageError(f"{src}: no submissions in it")
+    overrides = _options(a, mnist_dir)
+    result = BatchResult(reports=[], out=out)
+    sandbox = make_sandbox(a).start()
+    try:
+        dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
+        key = grading_key(a, dev, overrides)
+        options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=overrides)
+        with GradeStore(out / "grades.sqlite") as store:
+            seen: set[str] = set()
+            for i, entry in enumerate(entries, 1):
+                submission = load_submission(entry, a.module)
+                if submission.student in seen:
+                    submission = Submission(**{**submission.__dict__, "student": f"{submission.student}_{i}"})
+                seen.add(submission.student)
+                if progress:
+                    progress(submission.student, i, len(entries))
+                if not force and store.is_current(submission.student, submission.sha256, key) \
+                        and (out / submission.student / "report.json").is_file():
+                    result.reused.append(submission.student)
+                    continue
+                report = grade_submission(submission, a, sandbox, options)
+                write_report(report, out / submission.student)
+                store.save(report, key)
+                result.graded.append(submission.student)
+            current = {e for e in seen}
+            result.reports = [r for r in store.reports() if r.student in current]
+        Gradebook.of(a.name, result.reports, [c.name for c in a.checks]).write(out)
+    finally:
+        sandbox.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+# -- reference, release, list --------------------------------------------------------------
+def make_reference(assignment: str, root: str | Path | None = None,
+                   progress: Callable[[str], None] | None = None) -> list[Path]:
+    a = _assignment(assignment, root)
+    with make_sandbox(a) as sandbox:
+        return reference_store.generate(a, sandbox, progress)
+
+
+def list_assignments(root: str | Path | None = None) -> list[dict]:
+    try:
+        assignments = all_assignments(course_root(root))
+    except UnknownAssignment as exc:
+        raise UsageError(str(exc)) from None
+    out = []
+    for a in assignments:
+        out.append({
+            "name": a.name, "title": a.title, "checks": len(a.checks),
+            "public": sum(c.visibility == "public" for c in a.checks),
+            "hidden": sum(c.visibility == "hidden" for c in a.checks),
+            "points": a.max_score, "reference_data": not reference_store.missing(a),
+        })
+    return out
+
+
+def release(assignment: str, out: Path, root: str | Path | None = None) -> list[Path]:
+    from grader.release import write_bundle
+
+    a = _assignment(assignment, root)
+    _require_reference(a)
+    return write_bundle(a, Path(out))

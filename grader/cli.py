@@ -1,0 +1,185 @@
+"""The ``backprop-grader`` command (also ``python -m grader``). Parsing and printing only.
+
+Exit status: 0 when grading ran (whatever the scores), 2 for a usage error, 1 when
+the grader itself failed, 3 with ``--fail-under`` when the score is below it.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from grader import __version__, api
+
+EXIT_OK, EXIT_GRADER_FAILED, EXIT_USAGE, EXIT_BELOW = 0, 1, 2, 3
+
+DESCRIPTION = """\
+Autograder for backpropagation assignments. Student code runs in sandboxed child
+processes; outputs are compared with reference outputs and numeric gradients in
+the grader's own process; each student gets report.json/.md/.html and Gradescope's
+results.json.
+
+typical use:
+  backprop-grader list
+  backprop-grader reference two_layer_net          # after changing the solution or checks
+  backprop-grader release two_layer_net --out student_bundle
+  backprop-grader grade alice.py --assignment two_layer_net --out out/alice
+  backprop-grader batch class_folder/ --assignment two_layer_net --out out/
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own usage errors exit 2 too, in one line
+        self.print_usage(sys.stderr)
+        print(f"backprop-grader: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="backprop-grader", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"backprop-grader {__version__}")
+    p.add_argument("--root", help="course folder holding assignments/, solutions/, reference_data/ "
+                   "(default: $BACKPROP_GRADER_ROOT, this installation, or the current folder)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the grader does")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def common(sp, batch=False):
+        sp.add_argument("--assignment", "-a", required=True, help="assignment name (see `backprop-grader list`)")
+        sp.add_argument("--out", "-o", required=True, type=Path, help="folder for the reports")
+        sp.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
+                        help="where student code runs: cpu (default), cuda (a usage error without a GPU), "
+                             "or auto (cuda when present, else cpu)")
+        sp.add_argument("--mnist", metavar="DIR", help="grade accuracy on MNIST from the IDX files in DIR "
+                        "(default: scikit-learn's digits, offline)")
+        sp.add_argument("--fail-under", type=float, metavar="SCORE",
+                        help="exit 3 when the score (batch: any student's) is below SCORE (for CI)")
+        sp.add_argument("--quiet", "-q", action="store_true", help="print only errors")
+
+    g = sub.add_parser("grade", help="grade one submission", description="Grade one submission: a .py file, "
+                       "a folder holding the student module, or a .zip of one.")
+    g.add_argument("submission", help="the student's file, folder or .zip")
+    g.add_argument("--student", help="student id for the report (default: the file or folder name)")
+    common(g)
+
+    b = sub.add_parser("batch", help="grade a whole class", description="Grade a class: a folder with one entry "
+                       "per student (a file or folder named by the student's id), or a .zip of such a folder. "
+                       "Finished students are stored at once in OUT/grades.sqlite; a re-run grades only new or "
+                       "changed submissions unless --force.")
+    b.add_argument("submissions", help="class folder or .zip")
+    b.add_argument("--workers", type=int, default=1, help="parallel workers (this version grades one at a time)")
+    b.add_argument("--force", action="store_true", help="regrade everyone, changed or not")
+    common(b, batch=True)
+
+    r = sub.add_parser("reference", help="regenerate reference_data/NAME from solutions/NAME",
+                       description="Run the reference solution through every check (CPU, float64, fixed seeds) "
+                       "and write reference_data/NAME/. Deterministic: twice gives identical bytes.")
+    r.add_argument("name")
+
+    rel = sub.add_parser("release", help="write the student bundle", description="Write what students get: the "
+                         "stub, provided helpers, public checks runnable with plain `pytest`, public reference "
+                         "data, and a README. Hidden checks and their data are left out.")
+    rel.add_argument("name")
+    rel.add_argument("--out", "-o", required=True, type=Path)
+
+    sub.add_parser("list", help="the assignments, with points and check counts")
+    return p
+
+
+def _print_table(reports, file=sys.stdout) -> None:
+    if not reports:
+        return
+    width = max(7, *(len(r.student) for r in reports))
+    print(f"{'student':<{width}}  {'score':>12}  {'passed':>6}  status", file=file)
+    for r in reports:
+        status = r.status if not r.problem else f"error: {r.problem[:60]}"
+        print(f"{r.student:<{width}}  {r.score:>5g} / {r.max_score:<5g}  {r.count('passed'):>6}  {status}", file=file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return _run(args)
+    except api.UsageError as exc:
+        print(f"backprop-grader: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("backprop-grader: interrupted", file=sys.stderr)
+        return EXIT_GRADER_FAILED
+    except Exception as exc:  # the grader itself failed: say so, with the traceback for a bug report
+        traceback.print_exc()
+        print(f"backprop-grader: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_GRADER_FAILED
+
+
+def _run(args) -> int:
+    if args.command == "list":
+        rows = api.list_assignments(args.root)
+        print(f"{'assignment':<18} {'points':>6} {'checks':>6} {'public':>6} {'hidden':>6}  reference  title")
+        for r in rows:
+            print(f"{r['name']:<18} {r['points']:>6g} {r['checks']:>6} {r['public']:>6} {r['hidden']:>6}  "
+                  f"{'yes' if r['reference_data'] else 'MISSING':<9}  {r['title']}")
+        return EXIT_OK
+
+    if args.command == "reference":
+        paths = api.make_reference(args.name, args.root, progress=lambda n: print(f"  {n}", file=sys.stderr))
+        print(f"wrote {len(paths)} files under {paths[-1].parent}")
+        return EXIT_OK
+
+    if args.command == "release":
+        paths = api.release(args.name, args.out, args.root)
+        print(f"wrote the student bundle for {args.name} to {args.out} ({len(paths)} files)")
+        print(f"  students: cd {args.out} && pytest")
+        return EXIT_OK
+
+    if args.command == "grade":
+        report = api.grade(args.submission, args.assignment, args.out, device=args.device, student=args.student,
+                           root=args.root, mnist_dir=args.mnist)
+        if not args.quiet:
+            _print_table([report])
+            print(f"reports in {args.out}/ (report.html, report.md, report.json, results.json)")
+        if report.grader_errors:
+            return EXIT_GRADER_FAILED
+        if args.fail_under is not None and report.score < args.fail_under:
+            return EXIT_BELOW
+        return EXIT_OK
+
+    if args.command == "batch":
+        quiet = args.quiet or os.environ.get("CI", "").lower() == "true"
+        bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(unit="student", file=sys.stderr, dynamic_ncols=True)
+
+        def progress(student: str, i: int, n: int) -> None:
+            if bar is not None:
+                bar.total = n
+                bar.set_postfix_str(student)
+                bar.update(1 if i > 1 else 0)
+
+        try:
+            result = api.batch(args.submissions, args.assignment, args.out, device=args.device, force=args.force,
+                               root=args.root, mnist_dir=args.mnist, progress=progress)
+        finally:
+            if bar is not None:
+                bar.update(1)
+                bar.close()
+        if not args.quiet:
+            _print_table(result.reports)
+            print(f"graded {len(result.graded)}, unchanged {len(result.reused)}; gradebook: "
+                  f"{args.out / 'gradebook.csv'}; summary: {args.out / 'summary.html'}")
+        if any(r.grader_errors for r in result.reports):
+            return EXIT_GRADER_FAILED
+        if args.fail_under is not None and any(r.score < args.fail_under for r in result.reports):
+            return EXIT_BELOW
+        return EXIT_OK
+    raise AssertionError(args.command)

@@ -1,0 +1,88 @@
+"""Writers: render a :class:`Report` (never score it).
+
+``write_report(report, folder)`` writes the per-student files of the grading
+contract: ``report.json``, ``report.md``, ``report.html`` (self-contained) and
+Gradescope's ``results.json``. :mod:`grader.report.gradebook` does the class files.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from grader.report.model import Report
+
+__all__ = ["Report", "write_report", "render_markdown", "render_html", "gradescope_results", "Figure"]
+
+ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱", "skipped": "⏭"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A picture for the HTML report, already rendered to PNG and base64-encoded."""
+
+    png_b64: str
+    caption: str
+    alt: str = ""
+
+
+def _env(autoescape: bool) -> Environment:
+    return Environment(
+        loader=PackageLoader("grader.report", "templates"),
+        autoescape=select_autoescape(["html"]) if autoescape else False,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+
+
+def render_markdown(report: Report) -> str:
+    return _env(False).get_template("report.md.j2").render(r=report, icon=ICONS)
+
+
+def render_html(report: Report, figures: list[Figure] | None = None) -> str:
+    return _env(True).get_template("report.html.j2").render(r=report, icon=ICONS, figures=figures or [])
+
+
+def gradescope_results(report: Report) -> dict:
+    """Gradescope's autograder ``results.json``. Hidden checks show after grades are published."""
+    tests = []
+    for i, c in enumerate(report.checks, 1):
+        text = c.message + (f"\nLikely cause: {c.hint}" if c.hint else "")
+        tests.append({
+            "name": c.name,
+            "number": str(i),
+            "score": c.score,
+            "max_score": c.max_score,
+            "status": "passed" if c.status == "passed" else "failed",
+            "output": text if c.status != "passed" else (c.description or "passed"),
+            "visibility": "visible" if c.visibility == "public" else "after_published",
+            "tags": [c.status],
+        })
+    out = {
+        "score": report.score,
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+    if report.problem:
+        out["output"] = f"Your submission could not be graded: {report.problem}"
+    return out
+
+
+def write_report(report: Report, folder: Path, figures: list[Figure] | None = None) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "report.json": json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n",
+        "report.md": render_markdown(report),
+        "report.html": render_html(report, figures),
+        "results.json": json.dumps(gradescope_results(report), indent=2, ensure_ascii=False) + "\n",
+    }
+    written = []
+    for name, text in paths.items():
+        target = folder / name
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)  # a reader never sees half a report
+        written.append(target)
+    return written

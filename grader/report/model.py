@@ -1,0 +1,74 @@
+"""A Report: one submission's graded checks, as plain data. Writers render it."""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import asdict, dataclass, field
+
+from grader import __version__
+from grader.checks import CheckResult
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Report:
+    student: str
+    assignment: str
+    score: float
+    max_score: float
+    device: str
+    checks: tuple[CheckResult, ...]
+    status: str = "graded"              # "graded" or "error" (the submission could not be run at all)
+    problem: str | None = None          # why, when status is "error"
+    submission: str = ""
+    submission_sha256: str = ""
+    notes: tuple[str, ...] = ()
+    protections: tuple[str, ...] = ()
+    output: str = ""                    # what the student's code printed (capped)
+    duration_s: float = 0.0
+    graded_at: str = ""
+    grader_version: str = __version__
+    grader_errors: tuple[str, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, *, student: str, assignment: str, device: str, checks: list[CheckResult],
+              problem: str | None = None, **kw) -> "Report":
+        counted = [c for c in checks if c.status != "skipped"]
+        return cls(
+            student=student, assignment=assignment, device=device, checks=tuple(checks),
+            score=round(sum(c.score for c in counted), 4),
+            max_score=round(sum(c.max_score for c in counted), 4),
+            status="error" if problem else "graded", problem=problem,
+            notes=tuple(kw.pop("notes", ())), protections=tuple(kw.pop("protections", ())),
+            grader_errors=tuple(kw.pop("grader_errors", ())),
+            duration_s=round(kw.pop("duration_s", 0.0), 3),
+            graded_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **kw,
+        )
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.score / self.max_score if self.max_score else 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for c in self.checks if c.status == status)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["checks"] = [c.to_dict() for c in self.checks]
+        for k in ("notes", "protections", "grader_errors"):
+            d[k] = list(d[k])
+        # Contract fields first, in the documented order.
+        head = ["schema_version", "student", "assignment", "score", "max_score", "device", "checks"]
+        return {k: d[k] for k in head} | {k: v for k, v in d.items() if k not in head}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Report":
+        checks = tuple(CheckResult(**c) for c in d["checks"])
+        kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d and k != "checks"}
+        for k in ("notes", "protections", "grader_errors"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        return cls(checks=checks, **kw)

@@ -1,0 +1,328 @@
+"""Grading one submission: drive a sandboxed child through the checks, judge here.
+
+The flow for each submission:
+
+1. write its files and the assignment's provided files into a fresh scratch folder;
+2. fork a confined child there and ask it to import the student's module;
+3. for each check: send the inputs, wait (with the check's timeout) for the raw
+   outputs, and hand them to the check's judge in this process;
+4. a timeout or a dead child fails only the check it happened in: the child is
+   replaced and the next check goes on.
+
+The same :class:`ModuleSession` runs the reference solution when
+``reference_data/`` is generated, so student and solution go through one path.
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from grader import reference as reference_store
+from grader.assignment import Assignment, CheckSpec
+from grader.checks import CheckResult, JudgeContext, Verdict
+from grader.checks.diagnose import hint_for_error
+from grader.codec import CodecError, decode, encode
+from grader.report.model import Report
+from grader.sandbox import Isolation, Limits, Sandbox, SandboxError
+from grader.submission import Submission
+
+log = logging.getLogger(__name__)
+
+HANDLER = "grader.harness:handle"
+IMPORT_TIMEOUT_S = 30.0
+NOBODY = 65534
+
+
+def can_drop_privileges() -> bool:
+    """Root can run children as ``nobody`` only if ``nobody`` can read Python itself
+    (a Python installed under /root, mode 700, cannot be imported by anyone else)."""
+    import sysconfig
+
+    from grader.sandbox.limits import readable_by_others
+
+    paths = sysconfig.get_paths()
+    return os.geteuid() == 0 and all(readable_by_others(paths[k]) for k in ("stdlib", "purelib"))
+
+
+def make_sandbox(assignment: Assignment, limits: Limits | None = None) -> Sandbox:
+    """A fork server preloaded for this assignment. Drops children to ``nobody``
+    when we run as root, so student code cannot touch what root owns."""
+    isolation = Isolation(uid=NOBODY, gid=NOBODY) if can_drop_privileges() else Isolation()
+    preload = ["numpy", *assignment.preload, "grader.harness"]
+    return Sandbox(preload=list(dict.fromkeys(preload)), handler=HANDLER, limits=limits, isolation=isolation)
+
+
+@dataclass
+class Outcome:
+    """What came back from running one probe: ``status`` is ok/error/timeout/died."""
+
+    status: str
+    value: Any = None
+    error: dict | None = None
+    detail: str = ""
+    duration_s: float = 0.0
+
+
+def _where(error: dict) -> str:
+    frames = error.get("frames") or []
+    if not frames:
+        return ""
+    f = frames[-1]
+    code = f" (`{f['code']}`)" if f.get("code") else ""
+    func = "at module level" if f["function"] == "<module>" else f"in {f['function']}"
+    return f" {func}, line {f['line']}{code}"
+
+
+def describe_error(error: dict, module_file: str) -> str:
+    """One line for a student's exception: what, where in their file, why."""
+    if error.get("not_implemented"):
+        frames = error.get("frames") or []
+        where = f" ({frames[-1]['function']}, line {frames[-1]['line']})" if frames else ""
+        msg = error.get("message") or ""
+        return f"not implemented yet{where}" + (f": {msg}" if msg else "")
+    if error.get("probe_error"):
+        return error.get("message", "")
+    return f"{error.get('type', 'Error')}{_where(error)} of {module_file}: {error.get('message', '')}".rstrip(": ")
+
+
+class ModuleSession:
+    """One module (a student's or the solution) loaded in a sandboxed child.
+
+    Restarts the child after a timeout or a crash so later checks still run.
+    """
+
+    def __init__(self, sandbox: Sandbox, assignment: Assignment, workdir: Path, module_path: Path):
+        self.sandbox, self.assignment = sandbox, assignment
+        self.workdir, self.module_path = workdir, module_path
+        self.child = None
+        self.load_info: dict = {}
+        self.load_error: str | None = None
+        self.protections: list[str] = []
+        self.output_parts: list[str] = []
+
+    def _load_request(self) -> bytes:
+        helpers = self.workdir / "helpers.py"
+        return encode({
+            "op": "load", "module": self.assignment.module, "path": str(self.module_path),
+            "probes": str(self.assignment.probes_file),
+            "helpers": str(helpers) if helpers.is_file() else None, "helpers_module": "helpers",
+            "names": list(self.assignment.names),
+        })
+
+    def start(self) -> bool:
+        """(Re)start the child and import the module. False if the import failed."""
+        self.close()
+        try:
+            self.child = self.sandbox.spawn(self.workdir)
+        except SandboxError as exc:
+            self.load_error = f"the sandbox could not start: {exc}"
+            return False
+        self.protections = self.child.protections
+        reply = self.child.call(self._load_request(), IMPORT_TIMEOUT_S)
+        name = f"{self.assignment.module}.py"
+        if reply.status == "timeout":
+            self.load_error = (f"importing {name} did not finish within {IMPORT_TIMEOUT_S:g} s: is there "
+                               f"an infinite loop or a training run at module level? Put it under "
+                               f"`if __name__ == '__main__':`")
+            return False
+        if not reply.ok:
+            self.load_error = f"importing {name} ended the process: {reply.detail}"
+            return False
+        try:
+            info = decode(reply.payload)
+        except CodecError as exc:
+            self.load_error = f"importing {name} produced an unreadable reply ({exc})"
+            return False
+        if not info.get("ok"):
+            err = info.get("error") or {}
+            self.load_error = f"importing {name} failed: " + describe_error(err, name)
+            return False
+        self.load_info = info
+        self.load_error = None
+        return True
+
+    def run(self, spec: CheckSpec, inputs: Any, device: str, options: dict | None = None) -> Outcome:
+        if self.child is None or not self.child.alive:
+            if not self.start():
+                return Outcome("died", detail=self.load_error or "")
+        request: dict = {"op": "run", "probe": spec.probe, "device": device, "seed": spec.seed,
+                         "options": dict(spec.options if options is None else options)}
+        if spec.live_inputs and spec.inputs:
+            request.update(make_inputs=spec.inputs, inputs_args=spec.inputs_args)
+        else:
+            request["inputs"] = inputs
+        reply = self.child.call(encode(request), spec.timeout_s)
+        if reply.status == "timeout":
+            self._collect_output()
+            return Outcome("timeout", detail=reply.detail, duration_s=reply.duration_s)
+        if not reply.ok:
+            self._collect_output()
+            return Outcome("died", detail=reply.detail, duration_s=reply.duration_s)
+        try:
+            answer = decode(reply.payload)
+        except CodecError as exc:
+            return Outcome("error", error={"type": "ProtocolError", "message": f"unreadable reply: {exc}",
+                                           "frames": [], "probe_error": True}, duration_s=reply.duration_s)
+        if not isinstance(answer, dict) or "ok" not in answer:
+            return Outcome("error", error={"type": "ProtocolError", "message": "malformed reply",
+                                           "frames": [], "probe_error": True}, duration_s=reply.duration_s)
+        if answer["ok"]:
+            return Outcome("ok", value=answer.get("value"), duration_s=reply.duration_s)
+        return Outcome("error", error=answer.get("error") or {}, duration_s=reply.duration_s)
+
+    def make_inputs(self, fn: str, args: dict, seed: int) -> Any:
+        reply = self.child.call(encode({"op": "make_inputs", "fn": fn, "args": args, "seed": seed}), 120)
+        answer = decode(reply.payload) if reply.ok else {"ok": False, "error": {"message": reply.detail}}
+        if not answer.get("ok"):
+            raise RuntimeError(f"making inputs with {fn}: {answer.get('error')}")
+        return answer["value"]
+
+    def environment(self) -> dict:
+        reply = self.child.call(encode({"op": "env"}), 60)
+        return decode(reply.payload).get("value", {}) if reply.ok else {}
+
+    def _collect_output(self) -> None:
+        if self.child is not None:
+            self.output_parts.append(self.child.output())
+
+    def output(self) -> str:
+        parts = list(self.output_parts)
+        if self.child is not None:
+            parts.append(self.child.output())
+        return "".join(parts)
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.close()
+            self.output_parts.append(self.child.output())
+            self.child = None
+
+
+@dataclass
+class GradeOptions:
+    device: str = "cpu"                 # "cpu" or "cuda" (resolved before grading)
+    cuda_available: bool = False
+    only: tuple[str, ...] = ()          # check names to run (empty: all)
+    visibility: tuple[str, ...] = ("public", "hidden")
+    option_overrides: dict = field(default_factory=dict)  # e.g. {"mnist_dir": "..."} for probes
+    progress: Callable[[str], None] | None = None
+
+
+def prepare_workdir(submission: Submission, assignment: Assignment) -> tuple[Path, Path]:
+    workdir = Path(tempfile.mkdtemp(prefix="bpg-"))
+    module_path = submission.write_to(workdir)
+    for name in assignment.provided:
+        shutil.copyfile(assignment.root / name, workdir / name)
+    give_to_child(workdir)
+    return workdir, module_path
+
+
+def give_to_child(folder: Path) -> None:
+    """A child running as ``nobody`` must own its scratch folder to write in it."""
+    if can_drop_privileges():
+        for p in [folder, *folder.rglob("*")]:
+            os.chown(p, NOBODY, NOBODY)
+
+
+def _judge(spec: CheckSpec, assignment: Assignment, got: Any, ref: dict, device: str) -> Verdict:
+    judge = getattr(assignment.judges(), spec.judge)
+    ctx = JudgeContext(inputs=ref.get("inputs"), options=dict(spec.options), device=device, check=spec.name,
+                       mistakes=ref.get("mistakes"))
+    return judge(got, ref.get("expected"), ctx)
+
+
+def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, options: GradeOptions) -> Report:
+    started = time.monotonic()
+    specs = [c for c in assignment.checks
+             if c.visibility in options.visibility and (not options.only or c.name in options.only)]
+    results: list[CheckResult] = []
+    module_file = f"{assignment.module}.py"
+    session = None
+    protections: list[str] = []
+    output = ""
+    grader_errors: list[str] = []
+
+    def result(spec: CheckSpec, status: str, message: str, hint: str | None = None, fraction: float = 0.0,
+               duration: float = 0.0) -> CheckResult:
+        return CheckResult(name=spec.name, visibility=spec.visibility, status=status,  # type: ignore[arg-type]
+                           score=round(spec.points * fraction, 4), max_score=spec.points, message=message,
+                           hint=hint, duration_s=round(duration, 4), description=spec.description)
+
+    problem = submission.problem
+    workdir = None
+    try:
+        if problem is None:
+            workdir, module_path = prepare_workdir(submission, assignment)
+            session = ModuleSession(sandbox, assignment, workdir, module_path)
+            if not session.start():
+                problem = session.load_error
+            protections = session.protections
+        missing = set(session.load_info.get("missing", [])) if session and not problem else set()
+        defined = session.load_info.get("defined", []) if session and not problem else []
+        for spec in specs:
+            # Skipped before anything else: a check that cannot run here does not count
+            # towards max_score, whatever the submission.
+            if spec.requires == "cuda" and not options.cuda_available:
+                results.append(result(spec, "skipped", "needs a CUDA GPU; none is present on the grading machine"))
+                continue
+            if problem:
+                results.append(result(spec, "error", problem))
+                continue
+            if options.progress:
+                options.progress(spec.name)
+            absent = [n for n in spec.uses if n in missing]
+            if absent:
+                msgs = []
+                for n in absent:
+                    close = difflib.get_close_matches(n, defined, n=1, cutoff=0.6)
+                    msgs.append(f"{module_file} defines no {n}" + (f" (found {close[0]}: renamed?)" if close else ""))
+                results.append(result(spec, "error", "; ".join(msgs)))
+                continue
+            device = "cuda" if spec.requires == "cuda" else options.device
+            ref = reference_store.load(assignment, spec)
+            run_options = {**spec.options, **options.option_overrides}
+            outcome = session.run(spec, ref.get("inputs"), device, run_options)  # type: ignore[union-attr]
+            if outcome.status == "timeout":
+                results.append(result(spec, "timeout", f"timed out: {outcome.detail} (an infinite loop, or far "
+                                      f"too slow?)", duration=outcome.duration_s))
+            elif outcome.status == "died":
+                results.append(result(spec, "error", f"{outcome.detail}", duration=outcome.duration_s))
+            elif outcome.status == "error":
+                error = outcome.error or {}
+                results.append(result(spec, "error", describe_error(error, module_file),
+                                      hint_for_error(error.get("type", ""), error.get("message", "")),
+                                      duration=outcome.duration_s))
+            else:
+                try:
+                    verdict = _judge(spec, assignment, outcome.value, ref, device)
+                except Exception as exc:  # a bug in a judge: the grader failed, not the student
+                    log.exception("judge %s failed", spec.judge)
+                    grader_errors.append(f"{spec.name}: {type(exc).__name__}: {exc}")
+                    results.append(result(spec, "error", f"the grader failed on this check ({type(exc).__name__}); "
+                                          f"your instructor has been told", duration=outcome.duration_s))
+                    continue
+                message = verdict.message
+                if spec.visibility == "hidden":
+                    message = verdict.redacted or ("passed" if verdict.passed else "does not match the reference")
+                status = "passed" if verdict.passed else "failed"
+                results.append(result(spec, status, message, None if verdict.passed else verdict.hint,
+                                      verdict.score_fraction, outcome.duration_s))
+    finally:
+        if session is not None:
+            output = session.output()
+            session.close()
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return Report.build(
+        student=submission.student, assignment=assignment.name, device=options.device, checks=results,
+        submission_sha256=submission.sha256, submission=submission.path.name,
+        problem=problem, notes=list(submission.notes), protections=protections,
+        output=output, duration_s=time.monotonic() - started, grader_errors=grader_errors,
+    )

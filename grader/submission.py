@@ -1,0 +1,205 @@
+"""A student's submission, read into memory and checked before anything runs.
+
+Accepted: a ``.py`` file, a folder holding the student module, or a ``.zip`` of
+either. The files are read (never executed) here; problems a student can cause
+(an empty file, a binary, a syntax error, a zip that tries to escape its folder)
+become :attr:`Submission.problem`, which grades as zero with that reason. Only a
+path that does not exist is the caller's error (:class:`SubmissionNotFound`).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+__all__ = ["Submission", "SubmissionNotFound", "load_submission", "MAX_FILE_BYTES"]
+
+MAX_FILE_BYTES = 2 << 20          # one source file
+MAX_TOTAL_BYTES = 20 << 20        # a whole submission, unpacked
+MAX_FILES = 200
+MAX_ZIP_RATIO = 200               # uncompressed / compressed, per member: a zip bomb beyond this
+
+
+class SubmissionNotFound(FileNotFoundError):
+    pass
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    path: Path
+    module_name: str
+    files: dict[str, bytes] = field(default_factory=dict)   # relative posix path -> bytes
+    main_file: str | None = None                           # key in files of the student module
+    problem: str | None = None                             # why it cannot be graded, for the report
+    notes: tuple[str, ...] = ()
+
+    @property
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        for name in sorted(self.files):
+            h.update(name.encode() + b"\0" + hashlib.sha256(self.files[name]).digest())
+        if self.problem:
+            h.update(b"problem\0" + self.problem.encode())
+        return h.hexdigest()
+
+    @property
+    def source(self) -> str:
+        return self.files[self.main_file].decode("utf-8") if self.main_file else ""
+
+    def write_to(self, folder: Path) -> Path:
+        """Place the files in ``folder``; returns the student module's path there."""
+        for rel, data in self.files.items():
+            target = folder / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        return folder / self.main_file  # type: ignore[operator]
+
+
+def _check_source(name: str, data: bytes) -> str | None:
+    if not data.strip():
+        return f"{name} is empty"
+    if b"\0" in data[:8192]:
+        return f"{name} is not a Python source file (it looks binary)"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"{name} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+    try:
+        compile(text, name, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}" if exc.lineno else "somewhere"
+        code = f": {exc.text.strip()}" if exc.text and exc.text.strip() else ""
+        return f"{name} has a syntax error at {where} ({exc.msg}){code}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"{name} cannot be compiled: {exc}"
+    return None
+
+
+def _from_files(student: str, path: Path, module: str, files: dict[str, bytes], notes: list[str]) -> Submission:
+    py = sorted(n for n in files if n.endswith(".py"))
+    want = f"{module}.py"
+    main = next((n for n in py if PurePosixPath(n).name == want), None)
+    if main is None:
+        candidates = [n for n in py if not PurePosixPath(n).name.startswith(("test_", "."))
+                      and PurePosixPath(n).name not in ("helpers.py", "conftest.py", "setup.py")]
+        if len(candidates) == 1:
+            main = candidates[0]
+            notes.append(f"graded {main} as {want}")
+    if main is None:
+        nb = [n for n in files if n.endswith(".ipynb")]
+        what = f"no {want}" + (f" (found {', '.join(py[:5])})" if py else " and no other .py file")
+        if nb:
+            what += f"; notebooks found ({', '.join(nb[:3])}) but notebook grading needs a .py here"
+        return Submission(student, path, module, files, None, what, tuple(notes))
+    # The student module goes to the top of the scratch folder under the name the
+    # assignment imports; files beside it keep their places relative to it.
+    base = PurePosixPath(main).parent
+    placed = {}
+    for name, data in files.items():
+        p = PurePosixPath(name)
+        if base != PurePosixPath(".") and base not in p.parents:
+            continue
+        rel = p.relative_to(base) if base != PurePosixPath(".") else p
+        placed[str(rel)] = data
+    main_rel = str(PurePosixPath(main).relative_to(base)) if base != PurePosixPath(".") else main
+    placed[want] = placed.pop(main_rel)
+    problem = _check_source(f"{module}.py" if main_rel == want else main_rel, placed[want])
+    return Submission(student, path, module, placed, want, problem, tuple(notes))
+
+
+def _read_folder(folder: Path) -> tuple[dict[str, bytes], list[str]]:
+    files, notes, total = {}, [], 0
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if any(part.startswith(".") or part == "__pycache__" for part in PurePosixPath(rel).parts):
+            continue
+        if p.is_symlink():
+            notes.append(f"ignored symbolic link {rel}")
+            continue
+        if not p.is_file():
+            continue
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            notes.append(f"ignored {rel}: {size} bytes is over the {MAX_FILE_BYTES} byte limit")
+            continue
+        total += size
+        if total > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
+            notes.append("stopped reading: the folder is over the size or file-count limit")
+            break
+        files[rel] = p.read_bytes()
+    return files, notes
+
+
+def read_zip(data: bytes) -> tuple[dict[str, bytes], list[str], str | None]:
+    """Members of a zip, refusing escapes, links, bombs and odd names. -> (files, notes, problem)"""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return {}, [], "the .zip file is damaged or not a zip"
+    files, notes, total = {}, [], 0
+    with zf:
+        for info in zf.infolist():
+            name = info.filename
+            if info.flag_bits & 0x800 == 0 and any(ord(ch) > 127 for ch in name):
+                return {}, notes, f"the zip holds a file name that is not UTF-8 ({name!r}): rename it"
+            p = PurePosixPath(name)
+            if p.is_absolute() or ".." in p.parts or name.startswith(("/", "\\")) or ":" in p.parts[0]:
+                return {}, notes, f"the zip holds a path that leaves its folder ({name!r}): refused"
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                return {}, notes, f"the zip holds a symbolic link ({name!r}): refused"
+            if info.is_dir() or any(part.startswith(".") or part in ("__MACOSX", "__pycache__") for part in p.parts):
+                continue
+            if info.file_size > MAX_FILE_BYTES:
+                notes.append(f"ignored {name}: {info.file_size} bytes is over the {MAX_FILE_BYTES} byte limit")
+                continue
+            if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO and info.file_size > 1 << 20:
+                return {}, notes, f"the zip member {name!r} expands {info.file_size // info.compress_size}x: refused as a zip bomb"
+            total += info.file_size
+            if total > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
+                return {}, notes, "the zip is over the size or file-count limit once unpacked: refused"
+            with zf.open(info) as fh:
+                content = fh.read(MAX_FILE_BYTES + 1)
+            if len(content) > MAX_FILE_BYTES:
+                return {}, notes, f"the zip member {name!r} is larger than it claims: refused"
+            files[name] = content
+    # A zip of a folder: strip the single top-level folder.
+    tops = {PurePosixPath(n).parts[0] for n in files}
+    if len(tops) == 1 and all(len(PurePosixPath(n).parts) > 1 for n in files):
+        top = tops.pop()
+        files = {str(PurePosixPath(n).relative_to(top)): d for n, d in files.items()}
+    return files, notes, None
+
+
+def load_submission(path: str | Path, module: str, student: str | None = None) -> Submission:
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise SubmissionNotFound(f"{path}: no such file or folder")
+    student = student or (path.stem if path.is_file() else path.name)
+    if path.is_symlink():
+        return Submission(student, path, module, problem=f"{path.name} is a symbolic link: submit the file itself")
+    if path.is_dir():
+        files, notes = _read_folder(path)
+        return _from_files(student, path, module, files, notes)
+    size = path.stat().st_size
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        if size > MAX_TOTAL_BYTES:
+            return Submission(student, path, module, problem=f"the zip is {size} bytes, over the limit")
+        files, notes, problem = read_zip(path.read_bytes())
+        if problem:
+            return Submission(student, path, module, problem=problem, notes=tuple(notes))
+        return _from_files(student, path, module, files, notes)
+    if suffix == ".py":
+        if size > MAX_FILE_BYTES:
+            return Submission(student, path, module, problem=f"{path.name} is {size} bytes, over the {MAX_FILE_BYTES} byte limit")
+        return _from_files(student, path, module, {f"{module}.py": path.read_bytes()},
+                           [] if path.name == f"{module}.py" else [f"graded {path.name} as {module}.py"])
+    if suffix == ".ipynb":
+        return Submission(student, path, module, problem=f"{path.name} is a notebook; notebook submissions are not supported by this version: export it as {module}.py")
+    return Submission(student, path, module,
+                      problem=f"{path.name} is not a Python file (.py), a folder or a .zip; submit {module}.py")

@@ -1,0 +1,75 @@
+"""What the usual mistakes would output, for the judges' hints. Instructor-only.
+
+``backprop-grader reference`` calls :func:`known_mistakes` for every check and
+stores the result next to the expected outputs as ``mistakes``: a dict mapping a
+hint (what to tell the student) to the value that mistake produces on that check's
+inputs. A judge that sees the student's value match one of them gives that hint.
+
+This lives in solutions/ because a model of the backward pass is a solution: it
+must not ship in the student bundle (judges.py does).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+KEYS = ("W1", "b1", "W2", "b2")
+
+
+def _forward_backward(inputs: dict, reg: float, *, mask=True, reg_bias=False):
+    p = inputs["params"]
+    X, y = np.asarray(inputs["X"], float), np.asarray(inputs["y"], int)
+    N = X.shape[0]
+    pre = X @ p["W1"] + p["b1"]
+    h = np.maximum(pre, 0)
+    s = h @ p["W2"] + p["b2"]
+    shifted = s - s.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    probs = np.exp(log_probs)
+    data_loss = -log_probs[np.arange(N), y].mean()
+    reg_term = reg * (np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
+    ds = probs.copy()
+    ds[np.arange(N), y] -= 1
+    ds /= N
+    g = {"W2": h.T @ ds + 2 * reg * p["W2"], "b2": ds.sum(0)}
+    dh = ds @ p["W2"].T
+    if mask:
+        dh = dh * (pre > 0)
+    g["W1"] = X.T @ dh + 2 * reg * p["W1"]
+    g["b1"] = dh.sum(0)
+    if reg_bias:
+        g["b1"] = g["b1"] + 2 * reg * p["b1"]
+        g["b2"] = g["b2"] + 2 * reg * p["b2"]
+    return data_loss, reg_term, g
+
+
+GRAD_MISTAKES = {
+    ("the ReLU mask is missing in the backward pass: the gradient flows through hidden units that were off "
+     "(hidden <= 0). Multiply the upstream gradient by (hidden > 0)."): dict(mask=False),
+    ("biases are regularized here, but the loss regularizes only W1 and W2: drop the reg term from the bias "
+     "gradients."): dict(reg_bias=True),
+}
+
+
+def known_mistakes(check: str, probe: str, inputs, options: dict) -> dict | None:
+    if probe != "loss_and_grads":
+        return None
+    reg = float(options.get("reg", 0.0))
+    N = np.asarray(inputs["X"]).shape[0]
+    data, reg_term, right = _forward_backward(inputs, reg)
+    loss = {
+        "the regularization term is missing from the loss: add reg * (sum(W1**2) + sum(W2**2)).": data,
+        "the regularization term has a 0.5 factor; this assignment uses reg * sum(W**2) without 0.5.":
+            data + 0.5 * reg_term,
+        f"the loss is summed over the batch instead of averaged: divide the data loss by N = {N}.":
+            N * data + reg_term,
+        "the regularization term is counted twice.": data + 2 * reg_term,
+    }
+    # Keep only mistakes that change the value here (with reg = 0, reg mistakes are invisible).
+    loss = {h: float(v) for h, v in loss.items() if abs(v - (data + reg_term)) > 1e-9 * max(1.0, abs(data))}
+    grads = {k: {} for k in KEYS}
+    for hint, kw in GRAD_MISTAKES.items():
+        g = _forward_backward(inputs, reg, **kw)[2]
+        for k in KEYS:
+            if np.max(np.abs(g[k] - right[k])) > 1e-9 * max(1.0, float(np.max(np.abs(right[k])))):
+                grads[k][hint] = g[k]
+    return {"loss": loss, "grads": grads}
