@@ -250,10 +250,11 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
     grader_errors: list[str] = []
 
     def result(spec: CheckSpec, status: str, message: str, hint: str | None = None, fraction: float = 0.0,
-               duration: float = 0.0) -> CheckResult:
+               duration: float = 0.0, figures: tuple = ()) -> CheckResult:
         return CheckResult(name=spec.name, visibility=spec.visibility, status=status,  # type: ignore[arg-type]
                            score=round(spec.points * fraction, 4), max_score=spec.points, message=message,
-                           hint=hint, duration_s=round(duration, 4), description=spec.description)
+                           hint=hint, duration_s=round(duration, 4), description=spec.description,
+                           figures=figures if spec.visibility == "public" else ())
 
     problem = submission.problem
     workdir = None
@@ -313,7 +314,7 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
                     message = verdict.redacted or ("passed" if verdict.passed else "does not match the reference")
                 status = "passed" if verdict.passed else "failed"
                 results.append(result(spec, status, message, None if verdict.passed else verdict.hint,
-                                      verdict.score_fraction, outcome.duration_s))
+                                      verdict.score_fraction, outcome.duration_s, verdict.figures))
     finally:
         if session is not None:
             output = session.output()

@@ -1,11 +1,30 @@
 """The records a check produces."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 Status = Literal["passed", "failed", "error", "timeout", "skipped"]
 Visibility = Literal["public", "hidden"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A picture a judge made (PNG bytes), shown under its check in report.html."""
+
+    caption: str
+    png: bytes
+
+    @classmethod
+    def from_matplotlib(cls, fig, caption: str) -> "Figure":
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        return cls(caption, buf.getvalue())
 
 
 @dataclass(frozen=True)
@@ -22,6 +41,7 @@ class Verdict:
     hint: str | None = None
     redacted: str | None = None
     fraction: float | None = None
+    figures: tuple[Figure, ...] = ()     # public checks only: hidden checks' pictures are dropped
 
     @property
     def score_fraction(self) -> float:
@@ -43,6 +63,10 @@ class CheckResult:
     hint: str | None = None
     duration_s: float = 0.0
     description: str = ""
+    figures: tuple[Figure, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The report.json form: pictures are left to the HTML report."""
+        d = asdict(self)
+        d.pop("figures")
+        return d

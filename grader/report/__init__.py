@@ -41,7 +41,10 @@ def render_markdown(report: Report) -> str:
 
 
 def render_html(report: Report, figures: list[Figure] | None = None) -> str:
-    return _env(True).get_template("report.html.j2").render(r=report, icon=ICONS, figures=figures or [])
+    import base64
+
+    return _env(True).get_template("report.html.j2").render(
+        r=report, icon=ICONS, figures=figures or [], b64=lambda b: base64.b64encode(b).decode("ascii"))
 
 
 def gradescope_results(report: Report) -> dict:

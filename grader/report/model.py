@@ -66,7 +66,8 @@ class Report:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Report":
-        checks = tuple(CheckResult(**c) for c in d["checks"])
+        fields = CheckResult.__dataclass_fields__
+        checks = tuple(CheckResult(**{k: v for k, v in c.items() if k in fields}) for c in d["checks"])
         kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d and k != "checks"}
         for k in ("notes", "protections", "grader_errors"):
             if k in kw:

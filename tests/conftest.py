@@ -1,0 +1,64 @@
+"""Shared fixtures: one fork server per assignment for the whole run (it costs ~2 s to
+start), and small helpers to grade a source string through the public API."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from grader import api
+from grader.registry import get_assignment
+from grader.runner import make_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+_counter = itertools.count()
+
+
+def mutate(source: str, old: str, new: str) -> str:
+    """A one-line mutant: ``old`` must occur exactly once in ``source``."""
+    assert source.count(old) == 1, f"expected exactly one occurrence of {old!r}"
+    return source.replace(old, new)
+
+
+def solution_source(name: str) -> str:
+    return (ROOT / "solutions" / name / f"{name}.py").read_text()
+
+
+def stub_source(name: str) -> str:
+    return (ROOT / "assignments" / name / f"{name}.py").read_text()
+
+
+@pytest.fixture(scope="session")
+def sandboxes():
+    opened = {}
+
+    def get(name: str):
+        if name not in opened:
+            opened[name] = make_sandbox(get_assignment(name, ROOT)).start()
+        return opened[name]
+
+    yield get
+    for sb in opened.values():
+        sb.close()
+
+
+@pytest.fixture
+def grade_source(sandboxes, tmp_path):
+    """grade_source(assignment, source, filename=None) -> Report, via grader.api.grade."""
+
+    def grade(assignment: str, source: str | bytes, filename: str | None = None, **kw):
+        path = tmp_path / f"sub{next(_counter)}" / (filename or f"{assignment}.py")
+        path.parent.mkdir(parents=True)
+        if isinstance(source, bytes):
+            path.write_bytes(source)
+        else:
+            path.write_text(source)
+        return api.grade(path, assignment, root=ROOT, sandbox=sandboxes(assignment), **kw)
+
+    return grade
+
+
+def failing(report) -> dict[str, str]:
+    """check name -> status, for the checks that did not pass (skips left out)."""
+    return {c.name: c.status for c in report.checks if c.status not in ("passed", "skipped")}
