@@ -86,6 +86,34 @@ class ProbeContext:
                 buf.write(raw.read(1 << 20).decode("utf-8", errors="replace"))
 
 
+    @contextlib.contextmanager
+    def watch_autograd(self):
+        """Record uses of autograd (``Tensor.backward``, ``torch.autograd.grad``) inside the block.
+
+        For "no autograd in this function" checks: the probe reports the list and the
+        judge decides. A student could undo the patch; that only hides the use from
+        a check whose values are still compared with the reference.
+        """
+        import torch
+
+        used: list[str] = []
+        backward, grad = torch.Tensor.backward, torch.autograd.grad
+
+        def spy_backward(t, *a, **k):
+            used.append("Tensor.backward()")
+            return backward(t, *a, **k)
+
+        def spy_grad(*a, **k):
+            used.append("torch.autograd.grad()")
+            return grad(*a, **k)
+
+        torch.Tensor.backward, torch.autograd.grad = spy_backward, spy_grad
+        try:
+            yield used
+        finally:
+            torch.Tensor.backward, torch.autograd.grad = backward, grad
+
+
 def _torch_dtype(name: Any):
     import torch
 
