@@ -23,7 +23,7 @@ from grader.registry import UnknownAssignment, all_assignments, course_root, get
 from grader.report import write_report
 from grader.report.gradebook import Gradebook
 from grader.report.model import Report
-from grader.runner import GradeOptions, ModuleSession, give_to_child, grade as grade_submission, make_sandbox
+from grader.runner import GradeOptions, ModuleSession, grade as grade_submission, make_sandbox
 from grader.sandbox import Sandbox
 from grader.store import GradeStore
 from grader.submission import Submission, SubmissionNotFound, load_submission, read_zip
@@ -35,6 +35,11 @@ __all__ = ["UsageError", "grade", "batch", "make_reference", "release", "list_as
 
 class UsageError(Exception):
     """The command was asked something it cannot do (exit status 2)."""
+
+
+def _check_out(out: Path | None) -> None:
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
 
 
 def _assignment(name: str, root: str | Path | None) -> Assignment:
@@ -57,7 +62,6 @@ def _probe_environment(sandbox: Sandbox, assignment: Assignment) -> dict:
     try:
         stub = workdir / f"{assignment.module}.py"
         stub.write_text("")
-        give_to_child(workdir)
         session = ModuleSession(sandbox, assignment, workdir, stub)
         if not session.start():
             return {}
@@ -105,6 +109,7 @@ def grade(path: str | Path, assignment: str, out: Path | None = None, *, device:
           student: str | None = None, root: str | Path | None = None, mnist_dir: str | None = None,
           sandbox: Sandbox | None = None) -> Report:
     """Grade one submission; write its reports into ``out`` when given."""
+    _check_out(out)
     a = _assignment(assignment, root)
     _require_reference(a)
     try:
@@ -159,9 +164,10 @@ def _unpack_class_zip(path: Path, into: Path) -> Path:
 
 
 def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = "cpu", force: bool = False,
-          root: str | Path | None = None, mnist_dir: str | None = None,
+          root: str | Path | None = None, mnist_dir: str | None = None, workers: int | None = None,
           progress: Callable[[str, int, int], None] | None = None) -> BatchResult:
-    """Grade a class, one student after another, storing each as soon as it is done."""
+    """Grade a class, storing each student as soon as they are done."""
+    _check_out(out)
     a = _assignment(assignment, root)
     _require_reference(a)
     src = Path(submissions)
@@ -221,6 +227,16 @@ def make_reference(assignment: str, root: str | Path | None = None,
     a = _assignment(assignment, root)
     with make_sandbox(a) as sandbox:
         return reference_store.generate(a, sandbox, progress)
+
+
+def demo_assignments(root: str | Path | None = None) -> list[str]:
+    """Assignments that bundle a demo class (assignments/<name>/demo_class/)."""
+    base = course_root(root)
+    return [a.name for a in all_assignments(base) if (a.root / "demo_class").is_dir()]
+
+
+def demo_folder(name: str, root: str | Path | None = None) -> Path:
+    return _assignment(name, root).root / "demo_class"
 
 
 def list_assignments(root: str | Path | None = None) -> list[dict]:

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "Finished students are stored at once in OUT/grades.sqlite; a re-run grades only new or "
                        "changed submissions unless --force.")
     b.add_argument("submissions", help="class folder or .zip")
-    b.add_argument("--workers", type=int, default=1, help="parallel workers (this version grades one at a time)")
+    b.add_argument("--workers", type=int, default=None, help="parallel workers (default: the number of cores)")
     b.add_argument("--force", action="store_true", help="regrade everyone, changed or not")
     common(b, batch=True)
 
@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     rel.add_argument("--out", "-o", required=True, type=Path)
 
     sub.add_parser("list", help="the assignments, with points and check counts")
+
+    d = sub.add_parser("demo", help="batch-grade the bundled demo class of every assignment",
+                       description="Batch-grade assignments/*/demo_class/ (a correct submission, the stub and "
+                       "typical buggy ones) into OUT/<assignment>/ and print each class's scores.")
+    d.add_argument("--out", "-o", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
+    d.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    d.add_argument("--workers", type=int, default=None, help="parallel workers (default: the number of cores)")
     return p
 
 
@@ -152,6 +159,15 @@ def _run(args) -> int:
             return EXIT_BELOW
         return EXIT_OK
 
+    if args.command == "demo":
+        for name in api.demo_assignments(args.root):
+            print(f"\n== {name}: {api.demo_folder(name, args.root)}")
+            result = api.batch(api.demo_folder(name, args.root), name, args.out / name, force=args.force,
+                               root=args.root, workers=args.workers)
+            _print_table(result.reports)
+        print(f"\nreports: {args.out}/<assignment>/<student>/report.html; gradebooks: {args.out}/<assignment>/gradebook.csv")
+        return EXIT_OK
+
     if args.command == "batch":
         quiet = args.quiet or os.environ.get("CI", "").lower() == "true"
         bar = None
@@ -168,7 +184,7 @@ def _run(args) -> int:
 
         try:
             result = api.batch(args.submissions, args.assignment, args.out, device=args.device, force=args.force,
-                               root=args.root, mnist_dir=args.mnist, progress=progress)
+                               root=args.root, mnist_dir=args.mnist, progress=progress, workers=args.workers)
         finally:
             if bar is not None:
                 bar.update(1)

@@ -69,7 +69,7 @@ def reference_options(spec: CheckSpec) -> dict:
 def generate(assignment: Assignment, sandbox, progress: Callable[[str], None] | None = None) -> list[Path]:
     """Run the solution through every check and write ``reference_data/<name>/``."""
     # Imported here: runner imports this module.
-    from grader.runner import ModuleSession, give_to_child
+    from grader.runner import ModuleSession
 
     solution = assignment.solution_dir / f"{assignment.module}.py"
     if not solution.is_file():
@@ -83,7 +83,6 @@ def generate(assignment: Assignment, sandbox, progress: Callable[[str], None] | 
                 shutil.copyfile(item, workdir / item.name)
         for name in assignment.provided:
             shutil.copyfile(assignment.root / name, workdir / name)
-        give_to_child(workdir)
         session = ModuleSession(sandbox, assignment, workdir, workdir / f"{assignment.module}.py")
         if not session.start():
             raise ReferenceDataError(f"the solution does not import: {session.load_error}")

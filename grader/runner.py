@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import sys
 import shutil
 import tempfile
 import time
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 HANDLER = "grader.harness:handle"
 IMPORT_TIMEOUT_S = 30.0
-NOBODY = 65534
+UID_BASE = 3_000_000  # children run as UID_BASE + n: no such user exists, so they own nothing but their scratch folder
 
 
 def can_drop_privileges() -> bool:
@@ -48,13 +49,35 @@ def can_drop_privileges() -> bool:
     from grader.sandbox.limits import readable_by_others
 
     paths = sysconfig.get_paths()
-    return os.geteuid() == 0 and all(readable_by_others(paths[k]) for k in ("stdlib", "purelib"))
+    if os.geteuid() != 0:
+        return False
+    # With a mount namespace the child sees Python even under /root; without one it
+    # must be readable by others where it is.
+    return _mount_namespaces_work() or all(readable_by_others(paths[k]) for k in ("stdlib", "purelib"))
 
 
-def make_sandbox(assignment: Assignment, limits: Limits | None = None) -> Sandbox:
-    """A fork server preloaded for this assignment. Drops children to ``nobody``
-    when we run as root, so student code cannot touch what root owns."""
-    isolation = Isolation(uid=NOBODY, gid=NOBODY) if can_drop_privileges() else Isolation()
+def _mount_namespaces_work() -> bool:
+    return os.path.exists("/proc/self/ns/mnt") and os.geteuid() == 0
+
+
+def make_sandbox(assignment: Assignment, limits: Limits | None = None, hide: list[Path] | None = None,
+                 expose: list[Path] | None = None) -> Sandbox:
+    """A fork server preloaded for this assignment.
+
+    Children run as an unprivileged uid of their own when we are root, in a mount
+    namespace where the course's solutions and reference data, ``hide`` (outputs,
+    the class folder), the home folders and every other child's /tmp are empty,
+    while Python, the grader and the assignment's own files stay readable.
+    """
+    hidden = [assignment.solution_dir.parent, assignment.reference_dir.parent, Path.home(), Path("/home"), Path("/root"),
+              *(hide or [])]
+    readable = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[1], assignment.root,
+                *(Path(p) for p in sys.path if p and Path(p).is_dir()), *(expose or [])]
+    isolation = Isolation(
+        uid=UID_BASE if can_drop_privileges() else None,
+        hide=tuple(sorted({str(p.resolve()) for p in hidden if p.is_dir()})),
+        expose=tuple(sorted({str(p.resolve()) for p in readable if p.is_dir()})),
+    )
     preload = ["numpy", *assignment.preload, "grader.harness"]
     return Sandbox(preload=list(dict.fromkeys(preload)), handler=HANDLER, limits=limits, isolation=isolation)
 
@@ -119,8 +142,10 @@ class ModuleSession:
     def start(self) -> bool:
         """(Re)start the child and import the module. False if the import failed."""
         self.close()
+        uid = self.sandbox.allocate_uid()
         try:
-            self.child = self.sandbox.spawn(self.workdir)
+            give_to_child(self.workdir, uid)
+            self.child = self.sandbox.spawn(self.workdir, uid=uid)
         except SandboxError as exc:
             self.load_error = f"the sandbox could not start: {exc}"
             return False
@@ -220,15 +245,14 @@ def prepare_workdir(submission: Submission, assignment: Assignment) -> tuple[Pat
     module_path = submission.write_to(workdir)
     for name in assignment.provided:
         shutil.copyfile(assignment.root / name, workdir / name)
-    give_to_child(workdir)
     return workdir, module_path
 
 
-def give_to_child(folder: Path) -> None:
-    """A child running as ``nobody`` must own its scratch folder to write in it."""
-    if can_drop_privileges():
+def give_to_child(folder: Path, uid: int | None) -> None:
+    """A child running under its own uid must own its scratch folder to write in it."""
+    if uid is not None:
         for p in [folder, *folder.rglob("*")]:
-            os.chown(p, NOBODY, NOBODY)
+            os.chown(p, uid, uid)
 
 
 def _judge(spec: CheckSpec, assignment: Assignment, got: Any, ref: dict, device: str) -> Verdict:

@@ -35,6 +35,8 @@ __all__ = ["Sandbox", "Child", "Reply", "Limits", "Isolation", "SandboxError"]
 
 log = logging.getLogger(__name__)
 
+UID_POOL = 4096  # children get uids isolation.uid + 1 .. + UID_POOL, one per spawn, round robin
+
 
 class SandboxError(RuntimeError):
     """The sandbox itself failed (not the student's code)."""
@@ -189,6 +191,16 @@ class Sandbox:
         self._ctl: socket.socket | None = None
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self._next_uid = 0
+
+    def allocate_uid(self) -> int | None:
+        """A uid for the next child: each child in flight gets its own, so children
+        cannot signal or read each other. None when we cannot change uids."""
+        if self.isolation.uid is None:
+            return None
+        with self._lock:
+            self._next_uid = (self._next_uid + 1) % UID_POOL
+            return self.isolation.uid + self._next_uid
 
     # -- fork server lifecycle -------------------------------------------------
     def start(self) -> "Sandbox":
@@ -258,7 +270,8 @@ class Sandbox:
             return None
 
     # -- children ----------------------------------------------------------------
-    def spawn(self, workdir: Path, start_timeout_s: float = 30.0, env: dict[str, str] | None = None) -> Child:
+    def spawn(self, workdir: Path, start_timeout_s: float = 30.0, env: dict[str, str] | None = None,
+              uid: int | None = None) -> Child:
         """Fork a confined child working in ``workdir`` and wait until it is ready."""
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
@@ -268,9 +281,12 @@ class Sandbox:
                      "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
         child_env.update(self.env)
         child_env.update(env or {})
+        isolation = self.isolation.to_dict()
+        if uid is not None:
+            isolation.update(uid=uid, gid=uid)
         config = {
             "op": "spawn", "workdir": str(workdir), "handler": self.handler,
-            "limits": self.limits.to_dict(), "isolation": self.isolation.to_dict(),
+            "limits": self.limits.to_dict(), "isolation": isolation,
             "env": child_env, "sys_path": [str(workdir)] + self.sys_path,
         }
         try:

@@ -45,11 +45,15 @@ class Isolation:
     uid: int | None = None           # drop to this uid/gid (only when the grader runs as root)
     gid: int | None = None
     no_network: bool = True          # a new, empty network namespace
+    private_mounts: bool = True      # a mount namespace: private /tmp, hidden folders
+    hide: tuple[str, ...] = ()       # folders the child must not read (emptied in its namespace)
+    expose: tuple[str, ...] = ()     # folders inside hidden ones that must stay readable (Python itself)
     required: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["required"] = list(self.required)
+        for k in ("required", "hide", "expose"):
+            d[k] = list(d[k])
         return d
 
 
@@ -78,6 +82,60 @@ def _set(resource_id: int, value: int) -> None:
     resource.setrlimit(resource_id, (value, value))
 
 
+_CLONE_NEWNS = 0x00020000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+
+
+def _mount(libc, source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = lambda v: None if v is None else v.encode()  # noqa: E731
+    if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {source} on {target}: {os.strerror(err)}")
+
+
+def _private_mounts(libc, workdir: str, hide: list[str], expose: list[str]) -> None:
+    """In a new mount namespace: empty tmpfs over ``hide`` and over /tmp and /dev/shm,
+    then bind back (read-only) the ``expose`` folders and (read-write) the workdir.
+
+    Bind sources are opened before anything is hidden and mounted through
+    /proc/self/fd, so hiding a parent does not lose them.
+    """
+    if libc.unshare(_CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in [workdir, *expose] if os.path.isdir(p)}
+    # Deepest first: a folder inside another hidden one must be covered before its
+    # parent disappears under a tmpfs.
+    for folder in sorted({*hide, "/tmp", "/dev/shm"}, key=lambda p: -p.count(os.sep)):
+        if os.path.isdir(folder):
+            mode = "1777" if folder in ("/tmp", "/dev/shm") else "755"
+            _mount(libc, "tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size=64m,mode={mode}")
+    for path, fd in keep.items():
+        os.makedirs(path, exist_ok=True)
+        _mount(libc, f"/proc/self/fd/{fd}", path, None, _MS_BIND | _MS_REC)
+        if path != workdir:
+            _mount(libc, None, path, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID)
+        os.close(fd)
+
+
+def _user_namespace(libc) -> bool:
+    """Without root: a user namespace mapping our uid to itself gives the rights to
+    make the network and mount namespaces, if the kernel allows it."""
+    uid, gid = os.geteuid(), os.getegid()
+    if libc.unshare(_CLONE_NEWUSER) != 0:
+        return False
+    try:
+        with open("/proc/self/setgroups", "w") as f:
+            f.write("deny")
+        with open("/proc/self/uid_map", "w") as f:
+            f.write(f"{uid} {uid} 1")
+        with open("/proc/self/gid_map", "w") as f:
+            f.write(f"{gid} {gid} 1")
+    except OSError:
+        return False
+    return True
+
+
 def confine(limits: dict, isolation: dict, workdir: str) -> list[str]:
     """Apply limits and isolation to the current process. Returns what took effect."""
     active: list[str] = []
@@ -88,12 +146,17 @@ def confine(limits: dict, isolation: dict, workdir: str) -> list[str]:
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
         active.append("no_new_privs")
 
-    if isolation.get("no_network"):
-        # As root a plain network namespace works; otherwise an unprivileged user
-        # namespace may allow it (kernel setting), and if not we say so.
-        flags = _CLONE_NEWNET if os.geteuid() == 0 else (_CLONE_NEWUSER | _CLONE_NEWNET)
-        if libc.unshare(flags) == 0:
-            active.append("network namespace (no network)")
+    # As root we may make namespaces; otherwise an unprivileged user namespace may
+    # give us the right (a kernel setting), and if not we go without and say so.
+    privileged = os.geteuid() == 0 or _user_namespace(libc)
+    if privileged and isolation.get("no_network") and libc.unshare(_CLONE_NEWNET) == 0:
+        active.append("network namespace (no network)")
+    if privileged and isolation.get("private_mounts"):
+        try:
+            _private_mounts(libc, workdir, list(isolation.get("hide", [])), list(isolation.get("expose", [])))
+            active.append("mount namespace (private /tmp; course data, outputs and other submissions hidden)")
+        except OSError:
+            pass
 
     uid, gid = isolation.get("uid"), isolation.get("gid")
     os.chdir(workdir)
