@@ -11,8 +11,9 @@ import logging
 import os
 import shutil
 import tempfile
-import time
-from dataclasses import dataclass, field
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -23,10 +24,12 @@ from grader.registry import UnknownAssignment, all_assignments, course_root, get
 from grader.report import write_report
 from grader.report.gradebook import Gradebook
 from grader.report.model import Report
+from grader.report.plots import score_histogram_png
 from grader.runner import GradeOptions, ModuleSession, grade as grade_submission, make_sandbox
 from grader.sandbox import Sandbox
 from grader.store import GradeStore
-from grader.submission import Submission, SubmissionNotFound, load_submission, read_zip
+from grader.lms import class_entries
+from grader.submission import Submission, SubmissionNotFound, load_named_files, load_submission, read_zip
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +110,8 @@ def _options(assignment: Assignment, mnist_dir: str | None) -> dict:
 
 def grade(path: str | Path, assignment: str, out: Path | None = None, *, device: str = "cpu",
           student: str | None = None, root: str | Path | None = None, mnist_dir: str | None = None,
-          sandbox: Sandbox | None = None) -> Report:
+          sandbox: Sandbox | None = None, submission_timeout_s: float = 600.0,
+          max_check_timeout_s: float | None = None) -> Report:
     """Grade one submission; write its reports into ``out`` when given."""
     _check_out(out)
     a = _assignment(assignment, root)
@@ -117,10 +121,11 @@ def grade(path: str | Path, assignment: str, out: Path | None = None, *, device:
     except SubmissionNotFound as exc:
         raise UsageError(str(exc)) from None
     own = sandbox is None
-    sandbox = sandbox or make_sandbox(a).start()
+    sandbox = sandbox or make_sandbox(a, hide=[Path(out).resolve()] if out else []).start()
     try:
         dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
-        options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=_options(a, mnist_dir))
+        options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=_options(a, mnist_dir),
+                               submission_timeout_s=submission_timeout_s, max_check_timeout_s=max_check_timeout_s)
         report = grade_submission(submission, a, sandbox, options)
     finally:
         if own:
@@ -139,19 +144,6 @@ class BatchResult:
     out: Path = Path(".")
 
 
-_SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
-
-
-def class_entries(folder: Path) -> list[Path]:
-    """One entry per student: files and folders, hidden ones and our own outputs skipped."""
-    entries = []
-    for p in sorted(folder.iterdir()):
-        if p.name.startswith((".", "_")) or p.name in ("__MACOSX",):
-            continue
-        entries.append(p)
-    return entries
-
-
 def _unpack_class_zip(path: Path, into: Path) -> Path:
     files, notes, problem = read_zip(path.read_bytes())
     if problem:
@@ -165,6 +157,7 @@ def _unpack_class_zip(path: Path, into: Path) -> Path:
 
 def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = "cpu", force: bool = False,
           root: str | Path | None = None, mnist_dir: str | None = None, workers: int | None = None,
+          submission_timeout_s: float = 600.0, max_check_timeout_s: float | None = None,
           progress: Callable[[str, int, int], None] | None = None) -> BatchResult:
     """Grade a class, storing each student as soon as they are done."""
     _check_out(out)
@@ -188,32 +181,49 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
     if not entries:
         raise UsageError(f"{src}: no submissions in it")
     overrides = _options(a, mnist_dir)
+    workers = max(1, workers or os.cpu_count() or 1)
     result = BatchResult(reports=[], out=out)
-    sandbox = make_sandbox(a).start()
+    # Children see neither the class folder (other students) nor the outputs.
+    sandbox = make_sandbox(a, hide=[out.resolve(), src.resolve()]).start()
     try:
         dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
         key = grading_key(a, dev, overrides)
-        options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=overrides)
+        options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=overrides,
+                               submission_timeout_s=submission_timeout_s, max_check_timeout_s=max_check_timeout_s)
         with GradeStore(out / "grades.sqlite") as store:
-            seen: set[str] = set()
-            for i, entry in enumerate(entries, 1):
-                submission = load_submission(entry, a.module)
-                if submission.student in seen:
-                    submission = Submission(**{**submission.__dict__, "student": f"{submission.student}_{i}"})
-                seen.add(submission.student)
-                if progress:
-                    progress(submission.student, i, len(entries))
-                if not force and store.is_current(submission.student, submission.sha256, key) \
-                        and (out / submission.student / "report.json").is_file():
-                    result.reused.append(submission.student)
-                    continue
+            todo = []
+            for entry in entries:
+                submission = load_named_files(entry.paths, entry.names, a.module, entry.student)
+                if entry.problem:
+                    submission = replace(submission, problem=entry.problem)
+                if not force and store.is_current(entry.student, submission.sha256, key) \
+                        and (out / entry.student / "report.json").is_file():
+                    result.reused.append(entry.student)
+                else:
+                    todo.append(submission)
+            done = len(result.reused)
+            if progress:
+                progress("", done, len(entries))
+            lock = threading.Lock()
+
+            def work(submission: Submission) -> None:
                 report = grade_submission(submission, a, sandbox, options)
-                write_report(report, out / submission.student)
-                store.save(report, key)
-                result.graded.append(submission.student)
-            current = {e for e in seen}
-            result.reports = [r for r in store.reports() if r.student in current]
-        Gradebook.of(a.name, result.reports, [c.name for c in a.checks]).write(out)
+                with lock:  # each finished student is on disk before the next is counted
+                    write_report(report, out / submission.student)
+                    store.save(report, key)
+                    result.graded.append(submission.student)
+
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
+                futures = [pool.submit(work, s) for s in todo]
+                for future in as_completed(futures):
+                    future.result()
+                    done += 1
+                    if progress:
+                        progress(result.graded[-1], done, len(entries))
+            students = {e.student for e in entries}
+            result.reports = [r for r in store.reports() if r.student in students]
+        book = Gradebook.of(a.name, result.reports, [c.name for c in a.checks])
+        book.write(out, score_histogram_png([r.percent for r in book.reports], f"{a.name}: scores"))
     finally:
         sandbox.close()
         if tmp is not None:

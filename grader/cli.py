@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: scikit-learn's digits, offline)")
         sp.add_argument("--fail-under", type=float, metavar="SCORE",
                         help="exit 3 when the score (batch: any student's) is below SCORE (for CI)")
+        sp.add_argument("--submission-timeout", type=float, default=600.0, metavar="S",
+                        help="wall-clock seconds for all checks of one submission together (default 600)")
+        sp.add_argument("--check-timeout", type=float, default=None, metavar="S",
+                        help="cap every check's own time limit at S seconds (default: each check's own)")
         sp.add_argument("--quiet", "-q", action="store_true", help="print only errors")
 
     g = sub.add_parser("grade", help="grade one submission", description="Grade one submission: a .py file, "
@@ -149,7 +153,8 @@ def _run(args) -> int:
 
     if args.command == "grade":
         report = api.grade(args.submission, args.assignment, args.out, device=args.device, student=args.student,
-                           root=args.root, mnist_dir=args.mnist)
+                           root=args.root, mnist_dir=args.mnist, submission_timeout_s=args.submission_timeout,
+                           max_check_timeout_s=args.check_timeout)
         if not args.quiet:
             _print_table([report])
             print(f"reports in {args.out}/ (report.html, report.md, report.json, results.json)")
@@ -176,18 +181,19 @@ def _run(args) -> int:
 
             bar = tqdm(unit="student", file=sys.stderr, dynamic_ncols=True)
 
-        def progress(student: str, i: int, n: int) -> None:
+        def progress(student: str, done: int, total: int) -> None:
             if bar is not None:
-                bar.total = n
-                bar.set_postfix_str(student)
-                bar.update(1 if i > 1 else 0)
+                bar.total = total
+                bar.n = done
+                bar.set_postfix_str(student, refresh=False)
+                bar.refresh()
 
         try:
             result = api.batch(args.submissions, args.assignment, args.out, device=args.device, force=args.force,
-                               root=args.root, mnist_dir=args.mnist, progress=progress, workers=args.workers)
+                               root=args.root, mnist_dir=args.mnist, progress=progress, workers=args.workers,
+                               submission_timeout_s=args.submission_timeout, max_check_timeout_s=args.check_timeout)
         finally:
             if bar is not None:
-                bar.update(1)
                 bar.close()
         if not args.quiet:
             _print_table(result.reports)

@@ -173,7 +173,8 @@ class ModuleSession:
         self.load_error = None
         return True
 
-    def run(self, spec: CheckSpec, inputs: Any, device: str, options: dict | None = None) -> Outcome:
+    def run(self, spec: CheckSpec, inputs: Any, device: str, options: dict | None = None,
+            timeout_s: float | None = None) -> Outcome:
         if self.child is None or not self.child.alive:
             if not self.start():
                 return Outcome("died", detail=self.load_error or "")
@@ -183,7 +184,7 @@ class ModuleSession:
             request.update(make_inputs=spec.inputs, inputs_args=spec.inputs_args)
         else:
             request["inputs"] = inputs
-        reply = self.child.call(encode(request), spec.timeout_s)
+        reply = self.child.call(encode(request), timeout_s or spec.timeout_s)
         if reply.status == "timeout":
             self._collect_output()
             return Outcome("timeout", detail=reply.detail, duration_s=reply.duration_s)
@@ -237,6 +238,8 @@ class GradeOptions:
     only: tuple[str, ...] = ()          # check names to run (empty: all)
     visibility: tuple[str, ...] = ("public", "hidden")
     option_overrides: dict = field(default_factory=dict)  # e.g. {"mnist_dir": "..."} for probes
+    submission_timeout_s: float = 600.0  # all checks of one submission together
+    max_check_timeout_s: float | None = None  # caps every check's own timeout
     progress: Callable[[str], None] | None = None
 
 
@@ -310,10 +313,16 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
                     msgs.append(f"{module_file} defines no {n}" + (f" (found {close[0]}: renamed?)" if close else ""))
                 results.append(result(spec, "error", "; ".join(msgs)))
                 continue
+            left = options.submission_timeout_s - (time.monotonic() - started)
+            if left <= 0:
+                results.append(result(spec, "timeout", f"not run: the submission used up its total time limit "
+                                      f"({options.submission_timeout_s:g} s) before this check"))
+                continue
             device = "cuda" if spec.requires == "cuda" else options.device
             ref = reference_store.load(assignment, spec)
             run_options = {**spec.options, **options.option_overrides}
-            outcome = session.run(spec, ref.get("inputs"), device, run_options)  # type: ignore[union-attr]
+            outcome = session.run(spec, ref.get("inputs"), device, run_options,  # type: ignore[union-attr]
+                                  timeout_s=min(spec.timeout_s, left, options.max_check_timeout_s or left))
             if outcome.status == "timeout":
                 results.append(result(spec, "timeout", f"timed out: {outcome.detail} (an infinite loop, or far "
                                       f"too slow?)", duration=outcome.duration_s))

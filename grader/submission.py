@@ -203,3 +203,22 @@ def load_submission(path: str | Path, module: str, student: str | None = None) -
         return Submission(student, path, module, problem=f"{path.name} is a notebook; notebook submissions are not supported by this version: export it as {module}.py")
     return Submission(student, path, module,
                       problem=f"{path.name} is not a Python file (.py), a folder or a .zip; submit {module}.py")
+
+
+def load_named_files(paths: list[Path], names: list[str], module: str, student: str) -> Submission:
+    """Several files that together make one submission (an LMS export that split a
+    student's upload into one entry per file, with its own prefix on each name)."""
+    if len(paths) == 1:
+        return load_submission(paths[0], module, student)
+    folder = paths[0].parent
+    files: dict[str, bytes] = {}
+    notes = [f"{len(paths)} files from the export combined"]
+    for path, name in zip(paths, names):
+        if path.is_symlink() or not path.is_file():
+            notes.append(f"ignored {path.name}: not a plain file")
+            continue
+        if path.stat().st_size > MAX_FILE_BYTES:
+            notes.append(f"ignored {path.name}: over the {MAX_FILE_BYTES} byte limit")
+            continue
+        files[name] = path.read_bytes()
+    return _from_files(student, folder, module, files, notes)

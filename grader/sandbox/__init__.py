@@ -76,6 +76,30 @@ def describe_exit(status: dict | None) -> str:
     return f"the process exited with code {code} (sys.exit or os._exit in student code?)"
 
 
+def kill_uid(uid: int) -> int:
+    """SIGKILL every process whose real uid is ``uid`` (a child's uid is its own)."""
+    killed = 0
+    for _ in range(3):  # a process may fork while we sweep
+        found = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/status") as fh:
+                    for line in fh:
+                        if line.startswith("Uid:"):
+                            if int(line.split()[1]) == uid:
+                                os.kill(int(entry), signal.SIGKILL)
+                                found += 1
+                            break
+            except (OSError, ValueError):
+                continue
+        killed += found
+        if not found:
+            break
+    return killed
+
+
 class _OutputTap(threading.Thread):
     """Drains a child's stdout/stderr, keeping the first ``limit`` bytes."""
 
@@ -111,8 +135,8 @@ class Child:
     """One confined process. Use ``call`` for each request, ``close`` when done."""
 
     def __init__(self, sandbox: "Sandbox", pid: int, req_w: int, rep_r: int, tap: _OutputTap,
-                 limits: Limits):
-        self._sandbox, self.pid = sandbox, pid
+                 limits: Limits, uid: int | None = None):
+        self._sandbox, self.pid, self.uid = sandbox, pid, uid
         self._req_w, self._rep_r, self._tap = req_w, rep_r, tap
         self._limits = limits
         self.alive = True
@@ -164,6 +188,8 @@ class Child:
             os.killpg(self.pid, signal.SIGKILL)  # the child's whole process group
         except (ProcessLookupError, PermissionError):
             pass
+        if self.uid is not None:
+            kill_uid(self.uid)  # and whatever escaped the group with setsid()
         status = self._sandbox._wait(self.pid)
         self.exit_detail = describe_exit(status)
         for fd in (self._req_w, self._rep_r):
@@ -296,7 +322,7 @@ class Sandbox:
                 os.close(fd)
         tap = _OutputTap(out_r, self.limits.output_bytes)
         tap.start()
-        child = Child(self, pid, req_w, rep_r, tap, self.limits)
+        child = Child(self, pid, req_w, rep_r, tap, self.limits, uid)
         ready = child._await_ready(start_timeout_s)
         if not ready.ok:
             raise SandboxError(ready.detail)
