@@ -22,11 +22,13 @@ from grader import reference as reference_store
 from grader.assignment import Assignment
 from grader.registry import UnknownAssignment, all_assignments, course_root, get_assignment
 from grader.report import write_report
+from grader.report.feedback import write_notebook_feedback
 from grader.report.gradebook import Gradebook
 from grader.report.model import Report
 from grader.report.plots import score_histogram_png
+from grader.notebook import NOTEBOOK_TIMEOUT_S
 from grader.runner import GradeOptions, ModuleSession, grade as grade_submission, make_sandbox
-from grader.sandbox import Sandbox
+from grader.sandbox import Limits, Sandbox
 from grader.store import GradeStore
 from grader.lms import class_entries
 from grader.submission import Submission, SubmissionNotFound, load_named_files, load_submission, read_zip
@@ -38,6 +40,10 @@ __all__ = ["UsageError", "grade", "batch", "make_reference", "release", "list_as
 
 class UsageError(Exception):
     """The command was asked something it cannot do (exit status 2)."""
+
+
+def _limits(memory_bytes: int | None) -> Limits:
+    return Limits(memory_bytes=memory_bytes) if memory_bytes else Limits()
 
 
 def _check_out(out: Path | None) -> None:
@@ -111,20 +117,24 @@ def _options(assignment: Assignment, mnist_dir: str | None) -> dict:
 def grade(path: str | Path, assignment: str, out: Path | None = None, *, device: str = "cpu",
           student: str | None = None, root: str | Path | None = None, mnist_dir: str | None = None,
           sandbox: Sandbox | None = None, submission_timeout_s: float = 600.0,
-          max_check_timeout_s: float | None = None) -> Report:
-    """Grade one submission; write its reports into ``out`` when given."""
+          max_check_timeout_s: float | None = None, memory_bytes: int | None = None,
+          execute_notebook: bool = False, notebook_timeout_s: float = NOTEBOOK_TIMEOUT_S) -> Report:
+    """Grade one submission; write its reports into ``out`` when given. A notebook
+    is graded by its definitions, or run top to bottom first with ``execute_notebook``."""
     _check_out(out)
     a = _assignment(assignment, root)
     _require_reference(a)
     try:
-        submission = load_submission(path, a.module, student)
+        submission = load_submission(path, a.module, student, execute_notebook=execute_notebook)
     except SubmissionNotFound as exc:
         raise UsageError(str(exc)) from None
     own = sandbox is None
-    sandbox = sandbox or make_sandbox(a, hide=[Path(out).resolve()] if out else []).start()
+    sandbox = sandbox or make_sandbox(a, limits=_limits(memory_bytes),
+                                      hide=[Path(out).resolve()] if out else []).start()
     try:
         dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
         options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=_options(a, mnist_dir),
+                               notebook_timeout_s=notebook_timeout_s,
                                submission_timeout_s=submission_timeout_s, max_check_timeout_s=max_check_timeout_s)
         report = grade_submission(submission, a, sandbox, options)
     finally:
@@ -132,6 +142,7 @@ def grade(path: str | Path, assignment: str, out: Path | None = None, *, device:
             sandbox.close()
     if out is not None:
         write_report(report, Path(out))
+        write_notebook_feedback(report, submission, a, Path(out))
     return report
 
 
@@ -158,6 +169,8 @@ def _unpack_class_zip(path: Path, into: Path) -> Path:
 def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = "cpu", force: bool = False,
           root: str | Path | None = None, mnist_dir: str | None = None, workers: int | None = None,
           submission_timeout_s: float = 600.0, max_check_timeout_s: float | None = None,
+          memory_bytes: int | None = None,
+          execute_notebook: bool = False, notebook_timeout_s: float = NOTEBOOK_TIMEOUT_S,
           progress: Callable[[str, int, int], None] | None = None) -> BatchResult:
     """Grade a class, storing each student as soon as they are done."""
     _check_out(out)
@@ -184,16 +197,18 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
     workers = max(1, workers or os.cpu_count() or 1)
     result = BatchResult(reports=[], out=out)
     # Children see neither the class folder (other students) nor the outputs.
-    sandbox = make_sandbox(a, hide=[out.resolve(), src.resolve()]).start()
+    sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[out.resolve(), src.resolve()]).start()
     try:
         dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
-        key = grading_key(a, dev, overrides)
+        key = grading_key(a, dev, overrides | ({"execute_notebook": notebook_timeout_s} if execute_notebook else {}))
         options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=overrides,
+                               notebook_timeout_s=notebook_timeout_s,
                                submission_timeout_s=submission_timeout_s, max_check_timeout_s=max_check_timeout_s)
         with GradeStore(out / "grades.sqlite") as store:
             todo = []
             for entry in entries:
-                submission = load_named_files(entry.paths, entry.names, a.module, entry.student)
+                submission = load_named_files(entry.paths, entry.names, a.module, entry.student,
+                                              execute_notebook=execute_notebook)
                 if entry.problem:
                     submission = replace(submission, problem=entry.problem)
                 if not force and store.is_current(entry.student, submission.sha256, key) \
@@ -208,6 +223,7 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
 
             def work(submission: Submission) -> None:
                 report = grade_submission(submission, a, sandbox, options)
+                write_notebook_feedback(report, submission, a, out / submission.student)
                 with lock:  # each finished student is on disk before the next is counted
                     write_report(report, out / submission.student)
                     store.save(report, key)

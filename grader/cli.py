@@ -60,11 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="wall-clock seconds for all checks of one submission together (default 600)")
         sp.add_argument("--check-timeout", type=float, default=None, metavar="S",
                         help="cap every check's own time limit at S seconds (default: each check's own)")
+        sp.add_argument("--memory-limit", type=float, default=4.0, metavar="GiB",
+                        help="address-space limit of each student process (default 4 GiB; torch itself maps ~0.7)")
+        sp.add_argument("--execute-notebook", action="store_true",
+                        help="a .ipynb submission runs top to bottom in the sandbox before grading (default: only "
+                             "its definitions are taken: imports, functions, classes, constants)")
+        sp.add_argument("--notebook-timeout", type=float, default=api.NOTEBOOK_TIMEOUT_S, metavar="S",
+                        help=f"with --execute-notebook: seconds one notebook may run (default {api.NOTEBOOK_TIMEOUT_S:g})")
         sp.add_argument("--quiet", "-q", action="store_true", help="print only errors")
 
     g = sub.add_parser("grade", help="grade one submission", description="Grade one submission: a .py file, "
-                       "a folder holding the student module, or a .zip of one.")
-    g.add_argument("submission", help="the student's file, folder or .zip")
+                       "a Jupyter notebook (.ipynb), a folder holding the student module, or a .zip of one.")
+    g.add_argument("submission", help="the student's file, notebook, folder or .zip")
     g.add_argument("--student", help="student id for the report (default: the file or folder name)")
     common(g)
 
@@ -153,8 +160,9 @@ def _run(args) -> int:
 
     if args.command == "grade":
         report = api.grade(args.submission, args.assignment, args.out, device=args.device, student=args.student,
+                           execute_notebook=args.execute_notebook, notebook_timeout_s=args.notebook_timeout,
                            root=args.root, mnist_dir=args.mnist, submission_timeout_s=args.submission_timeout,
-                           max_check_timeout_s=args.check_timeout)
+                           max_check_timeout_s=args.check_timeout, memory_bytes=int(args.memory_limit * 2**30))
         if not args.quiet:
             _print_table([report])
             print(f"reports in {args.out}/ (report.html, report.md, report.json, results.json)")
@@ -190,8 +198,10 @@ def _run(args) -> int:
 
         try:
             result = api.batch(args.submissions, args.assignment, args.out, device=args.device, force=args.force,
+                               execute_notebook=args.execute_notebook, notebook_timeout_s=args.notebook_timeout,
                                root=args.root, mnist_dir=args.mnist, progress=progress, workers=args.workers,
-                               submission_timeout_s=args.submission_timeout, max_check_timeout_s=args.check_timeout)
+                               submission_timeout_s=args.submission_timeout, max_check_timeout_s=args.check_timeout,
+                               memory_bytes=int(args.memory_limit * 2**30))
         finally:
             if bar is not None:
                 bar.close()

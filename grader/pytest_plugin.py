@@ -50,6 +50,17 @@ class CheckFailed(Exception):
         self.result = result
 
 
+def failure_text(name: str, r: CheckResult) -> str:
+    """What a student sees for a check that did not pass (pytest and the walkthrough notebook)."""
+    head = {"failed": "wrong result", "error": "your code raised an error", "timeout": "timed out"}.get(
+        r.status, r.status)
+    text = f"{name} ({r.max_score:g} points): {head}\n  checks: {r.description}\n"
+    text += "".join(f"  {line}\n" for line in r.message.splitlines())
+    if r.hint:
+        text += f"  likely cause: {r.hint}\n"
+    return text
+
+
 class CheckItem(pytest.Item):
     def __init__(self, *, assignment: Assignment, **kwargs):
         super().__init__(**kwargs)
@@ -84,14 +95,7 @@ class CheckItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, CheckFailed):
-            r = excinfo.value.result
-            head = {"failed": "wrong result", "error": "your code raised an error", "timeout": "timed out"}.get(
-                r.status, r.status)
-            text = f"{self.name} ({r.max_score:g} points): {head}\n  checks: {r.description}\n"
-            text += "".join(f"  {line}\n" for line in r.message.splitlines())
-            if r.hint:
-                text += f"  likely cause: {r.hint}\n"
-            return text
+            return failure_text(self.name, excinfo.value.result)
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):

@@ -3,6 +3,7 @@
     DIR/
         README.md            how to work and how to run the checks
         <module>.py          the stub to fill in
+        <module>.ipynb       the walkthrough: each part explained, its checks run cell by cell
         helpers.py ...       the assignment's provided files
         conftest.py          turns on the grader's pytest plugin
         grading/             the public checks: assignment.toml (public checks only),
@@ -77,6 +78,9 @@ until you do). `helpers.py` has what the assignment provides. Then, in this fold
     pytest -k forward           # only some
     pytest -x                   # stop at the first failure
 
+Or open `{assignment.module}.ipynb` in Jupyter: it explains each part, runs the same
+checks cell by cell, and checks and plots your network as you go.
+
 Each failing check says what was compared, where it differs most, and when it can
 tell, the likely cause. Your code runs in a separate process with a time limit per
 check, so an infinite loop fails one check instead of hanging.
@@ -114,6 +118,11 @@ def write_bundle(assignment: Assignment, out: Path) -> list[Path]:
     stub = out / f"{assignment.module}.py"
     if not stub.exists():  # never overwrite a student's work
         put(stub, assignment.stub.read_bytes())
+    walkthrough = out / f"{assignment.module}.ipynb"
+    if not walkthrough.exists():  # nor their notebook, outputs and notes included
+        from grader.walkthrough import walkthrough_json
+
+        put(walkthrough, walkthrough_json(assignment))
     for name in assignment.provided:
         put(out / name, (assignment.root / name).read_bytes())
         put(grading / name, (assignment.root / name).read_bytes())

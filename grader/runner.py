@@ -32,6 +32,7 @@ from grader.checks.diagnose import hint_for_error
 from grader.codec import CodecError, decode, encode
 from grader.report.model import Report
 from grader.sandbox import Isolation, Limits, Sandbox, SandboxError
+from grader.notebook import EXECUTE, NOTEBOOK_TIMEOUT_S, NotebookModule, place
 from grader.submission import Submission
 
 log = logging.getLogger(__name__)
@@ -93,26 +94,27 @@ class Outcome:
     duration_s: float = 0.0
 
 
-def _where(error: dict) -> str:
+def _where(error: dict, line_map: tuple = ()) -> str:
     frames = error.get("frames") or []
     if not frames:
         return ""
     f = frames[-1]
     code = f" (`{f['code']}`)" if f.get("code") else ""
     func = "at module level" if f["function"] == "<module>" else f"in {f['function']}"
-    return f" {func}, line {f['line']}{code}"
+    return f" {func}, {place(f['line'], line_map)}{code}"
 
 
-def describe_error(error: dict, module_file: str) -> str:
-    """One line for a student's exception: what, where in their file, why."""
+def describe_error(error: dict, module_file: str, line_map: tuple = ()) -> str:
+    """One line for a student's exception: what, where in their file (a notebook's
+    cell and line when ``line_map`` is given), why."""
     if error.get("not_implemented"):
         frames = error.get("frames") or []
-        where = f" ({frames[-1]['function']}, line {frames[-1]['line']})" if frames else ""
+        where = f" ({frames[-1]['function']}, {place(frames[-1]['line'], line_map)})" if frames else ""
         msg = error.get("message") or ""
         return f"not implemented yet{where}" + (f": {msg}" if msg else "")
     if error.get("probe_error"):
         return error.get("message", "")
-    return f"{error.get('type', 'Error')}{_where(error)} of {module_file}: {error.get('message', '')}".rstrip(": ")
+    return f"{error.get('type', 'Error')}{_where(error, line_map)} of {module_file}: {error.get('message', '')}".rstrip(": ")
 
 
 class ModuleSession:
@@ -121,8 +123,10 @@ class ModuleSession:
     Restarts the child after a timeout or a crash so later checks still run.
     """
 
-    def __init__(self, sandbox: Sandbox, assignment: Assignment, workdir: Path, module_path: Path):
+    def __init__(self, sandbox: Sandbox, assignment: Assignment, workdir: Path, module_path: Path,
+                 notebook: NotebookModule | None = None, import_timeout_s: float = IMPORT_TIMEOUT_S):
         self.sandbox, self.assignment = sandbox, assignment
+        self.notebook, self.import_timeout_s = notebook, import_timeout_s   # module made from a .ipynb
         self.workdir, self.module_path = workdir, module_path
         self.child = None
         self.load_info: dict = {}
@@ -142,32 +146,37 @@ class ModuleSession:
     def start(self) -> bool:
         """(Re)start the child and import the module. False if the import failed."""
         self.close()
-        uid = self.sandbox.allocate_uid()
+        lease = self.sandbox.allocate_uid()
         try:
-            give_to_child(self.workdir, uid)
-            self.child = self.sandbox.spawn(self.workdir, uid=uid)
+            give_to_child(self.workdir, lease.uid if lease else None)
+            self.child = self.sandbox.spawn(self.workdir, lease=lease)
         except SandboxError as exc:
             self.load_error = f"the sandbox could not start: {exc}"
             return False
         self.protections = self.child.protections
-        reply = self.child.call(self._load_request(), IMPORT_TIMEOUT_S)
-        name = f"{self.assignment.module}.py"
+        reply = self.child.call(self._load_request(), self.import_timeout_s)
+        name = self.notebook.name if self.notebook else f"{self.assignment.module}.py"
+        action = self.notebook.action if self.notebook else f"importing {name}"
+        if reply.status == "timeout" and self.notebook:
+            self.load_error = self.notebook.timeout_message(self.import_timeout_s)
+            return False
         if reply.status == "timeout":
             self.load_error = (f"importing {name} did not finish within {IMPORT_TIMEOUT_S:g} s: is there "
                                f"an infinite loop or a training run at module level? Put it under "
                                f"`if __name__ == '__main__':`")
             return False
         if not reply.ok:
-            self.load_error = f"importing {name} ended the process: {reply.detail}"
+            self.load_error = f"{action} ended the process: {reply.detail}"
             return False
         try:
             info = decode(reply.payload)
         except CodecError as exc:
-            self.load_error = f"importing {name} produced an unreadable reply ({exc})"
+            self.load_error = f"{action} produced an unreadable reply ({exc})"
             return False
         if not info.get("ok"):
             err = info.get("error") or {}
-            self.load_error = f"importing {name} failed: " + describe_error(err, name)
+            self.load_error = f"{action} failed: " + describe_error(
+                err, name, self.notebook.line_map if self.notebook else ())
             return False
         self.load_info = info
         self.load_error = None
@@ -240,6 +249,7 @@ class GradeOptions:
     option_overrides: dict = field(default_factory=dict)  # e.g. {"mnist_dir": "..."} for probes
     submission_timeout_s: float = 600.0  # all checks of one submission together
     max_check_timeout_s: float | None = None  # caps every check's own timeout
+    notebook_timeout_s: float = NOTEBOOK_TIMEOUT_S  # a notebook run top to bottom (execute mode) at import
     progress: Callable[[str], None] | None = None
 
 
@@ -270,7 +280,8 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
     specs = [c for c in assignment.checks
              if c.visibility in options.visibility and (not options.only or c.name in options.only)]
     results: list[CheckResult] = []
-    module_file = f"{assignment.module}.py"
+    module_file = submission.notebook.name if submission.notebook else f"{assignment.module}.py"
+    line_map = submission.notebook.line_map if submission.notebook else ()
     session = None
     protections: list[str] = []
     output = ""
@@ -288,7 +299,9 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
     try:
         if problem is None:
             workdir, module_path = prepare_workdir(submission, assignment)
-            session = ModuleSession(sandbox, assignment, workdir, module_path)
+            executes = submission.notebook is not None and submission.notebook.mode == EXECUTE
+            session = ModuleSession(sandbox, assignment, workdir, module_path, notebook=submission.notebook,
+                                    import_timeout_s=options.notebook_timeout_s if executes else IMPORT_TIMEOUT_S)
             if not session.start():
                 problem = session.load_error
             protections = session.protections
@@ -330,7 +343,7 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
                 results.append(result(spec, "error", f"{outcome.detail}", duration=outcome.duration_s))
             elif outcome.status == "error":
                 error = outcome.error or {}
-                results.append(result(spec, "error", describe_error(error, module_file),
+                results.append(result(spec, "error", describe_error(error, module_file, line_map),
                                       hint_for_error(error.get("type", ""), error.get("message", "")),
                                       duration=outcome.duration_s))
             else:

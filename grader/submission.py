@@ -15,6 +15,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader.notebook import DEFINITIONS, EXECUTE, MAX_NOTEBOOK_BYTES, NotebookModule, notebook_module
+
 __all__ = ["Submission", "SubmissionNotFound", "load_submission", "MAX_FILE_BYTES"]
 
 MAX_FILE_BYTES = 2 << 20          # one source file
@@ -36,6 +38,7 @@ class Submission:
     main_file: str | None = None                           # key in files of the student module
     problem: str | None = None                             # why it cannot be graded, for the report
     notes: tuple[str, ...] = ()
+    notebook: NotebookModule | None = None                 # graded from a .ipynb: the module made from it
 
     @property
     def sha256(self) -> str:
@@ -79,10 +82,14 @@ def _check_source(name: str, data: bytes) -> str | None:
     return None
 
 
-def _from_files(student: str, path: Path, module: str, files: dict[str, bytes], notes: list[str]) -> Submission:
+def _from_files(student: str, path: Path, module: str, files: dict[str, bytes], notes: list[str],
+                execute_notebook: bool = False) -> Submission:
     py = sorted(n for n in files if n.endswith(".py"))
     want = f"{module}.py"
     main = next((n for n in py if PurePosixPath(n).name == want), None)
+    notebook = _notebook_to_grade(files, module) if main is None else None
+    if notebook is not None:  # <module>.py first, then a notebook, then another lone .py
+        return _from_notebook(student, path, module, files, notebook, notes, execute_notebook)
     if main is None:
         candidates = [n for n in py if not PurePosixPath(n).name.startswith(("test_", "."))
                       and PurePosixPath(n).name not in ("helpers.py", "conftest.py", "setup.py")]
@@ -93,7 +100,7 @@ def _from_files(student: str, path: Path, module: str, files: dict[str, bytes], 
         nb = [n for n in files if n.endswith(".ipynb")]
         what = f"no {want}" + (f" (found {', '.join(py[:5])})" if py else " and no other .py file")
         if nb:
-            what += f"; notebooks found ({', '.join(nb[:3])}) but notebook grading needs a .py here"
+            what += f"; several notebooks found ({', '.join(nb[:3])}): name the one to grade {module}.ipynb"
         return Submission(student, path, module, files, None, what, tuple(notes))
     # The student module goes to the top of the scratch folder under the name the
     # assignment imports; files beside it keep their places relative to it.
@@ -123,8 +130,8 @@ def _read_folder(folder: Path) -> tuple[dict[str, bytes], list[str]]:
         if not p.is_file():
             continue
         size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            notes.append(f"ignored {rel}: {size} bytes is over the {MAX_FILE_BYTES} byte limit")
+        if size > _max_bytes(rel):
+            notes.append(f"ignored {rel}: {size} bytes is over the {_max_bytes(rel)} byte limit")
             continue
         total += size
         if total > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
@@ -154,8 +161,8 @@ def read_zip(data: bytes) -> tuple[dict[str, bytes], list[str], str | None]:
                 return {}, notes, f"the zip holds a symbolic link ({name!r}): refused"
             if info.is_dir() or any(part.startswith(".") or part in ("__MACOSX", "__pycache__") for part in p.parts):
                 continue
-            if info.file_size > MAX_FILE_BYTES:
-                notes.append(f"ignored {name}: {info.file_size} bytes is over the {MAX_FILE_BYTES} byte limit")
+            if info.file_size > _max_bytes(name):
+                notes.append(f"ignored {name}: {info.file_size} bytes is over the {_max_bytes(name)} byte limit")
                 continue
             if info.compress_size and info.file_size / info.compress_size > MAX_ZIP_RATIO and info.file_size > 1 << 20:
                 return {}, notes, f"the zip member {name!r} expands {info.file_size // info.compress_size}x: refused as a zip bomb"
@@ -163,8 +170,8 @@ def read_zip(data: bytes) -> tuple[dict[str, bytes], list[str], str | None]:
             if total > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
                 return {}, notes, "the zip is over the size or file-count limit once unpacked: refused"
             with zf.open(info) as fh:
-                content = fh.read(MAX_FILE_BYTES + 1)
-            if len(content) > MAX_FILE_BYTES:
+                content = fh.read(_max_bytes(name) + 1)
+            if len(content) > _max_bytes(name):
                 return {}, notes, f"the zip member {name!r} is larger than it claims: refused"
             files[name] = content
     # A zip of a folder: strip the single top-level folder.
@@ -175,7 +182,9 @@ def read_zip(data: bytes) -> tuple[dict[str, bytes], list[str], str | None]:
     return files, notes, None
 
 
-def load_submission(path: str | Path, module: str, student: str | None = None) -> Submission:
+def load_submission(path: str | Path, module: str, student: str | None = None, *,
+                    execute_notebook: bool = False) -> Submission:
+    """``execute_notebook``: a notebook runs top to bottom at import (else only its definitions)."""
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         raise SubmissionNotFound(f"{path}: no such file or folder")
@@ -184,7 +193,7 @@ def load_submission(path: str | Path, module: str, student: str | None = None) -
         return Submission(student, path, module, problem=f"{path.name} is a symbolic link: submit the file itself")
     if path.is_dir():
         files, notes = _read_folder(path)
-        return _from_files(student, path, module, files, notes)
+        return _from_files(student, path, module, files, notes, execute_notebook)
     size = path.stat().st_size
     suffix = path.suffix.lower()
     if suffix == ".zip":
@@ -193,23 +202,60 @@ def load_submission(path: str | Path, module: str, student: str | None = None) -
         files, notes, problem = read_zip(path.read_bytes())
         if problem:
             return Submission(student, path, module, problem=problem, notes=tuple(notes))
-        return _from_files(student, path, module, files, notes)
+        return _from_files(student, path, module, files, notes, execute_notebook)
     if suffix == ".py":
         if size > MAX_FILE_BYTES:
             return Submission(student, path, module, problem=f"{path.name} is {size} bytes, over the {MAX_FILE_BYTES} byte limit")
         return _from_files(student, path, module, {f"{module}.py": path.read_bytes()},
                            [] if path.name == f"{module}.py" else [f"graded {path.name} as {module}.py"])
     if suffix == ".ipynb":
-        return Submission(student, path, module, problem=f"{path.name} is a notebook; notebook submissions are not supported by this version: export it as {module}.py")
+        if size > MAX_NOTEBOOK_BYTES:
+            return Submission(student, path, module, problem=f"{path.name} is {size} bytes, over the {MAX_NOTEBOOK_BYTES} byte limit")
+        return _from_notebook(student, path, module, {path.name: path.read_bytes()}, path.name, [], execute_notebook)
     return Submission(student, path, module,
-                      problem=f"{path.name} is not a Python file (.py), a folder or a .zip; submit {module}.py")
+                      problem=f"{path.name} is not a Python file (.py), a notebook (.ipynb), a folder or a .zip; "
+                              f"submit {module}.py")
 
 
-def load_named_files(paths: list[Path], names: list[str], module: str, student: str) -> Submission:
+def _max_bytes(name: str) -> int:
+    return MAX_NOTEBOOK_BYTES if name.lower().endswith(".ipynb") else MAX_FILE_BYTES
+
+
+def _notebook_to_grade(files: dict[str, bytes], module: str) -> str | None:
+    """``<module>.ipynb`` (the shallowest), else the only notebook; None if none or several."""
+    notebooks = sorted((n for n in files if n.lower().endswith(".ipynb")), key=lambda n: (n.count("/"), n))
+    named = [n for n in notebooks if PurePosixPath(n).name == f"{module}.ipynb"]
+    if named:
+        return named[0]
+    return notebooks[0] if len(notebooks) == 1 else None
+
+
+def _from_notebook(student: str, path: Path, module: str, files: dict[str, bytes], notebook: str,
+                   notes: list[str], execute: bool) -> Submission:
+    """The module made from ``notebook`` (see grader.notebook), placed as ``<module>.py``
+    with the files beside the notebook; the notebook itself stays, for the feedback copy."""
+    base = PurePosixPath(notebook).parent
+    placed = {}
+    for name, data in files.items():
+        p = PurePosixPath(name)
+        if base != PurePosixPath(".") and base not in p.parents:
+            continue
+        placed[str(p.relative_to(base)) if base != PurePosixPath(".") else name] = data
+    rel = PurePosixPath(notebook).name if base != PurePosixPath(".") else notebook
+    nb = notebook_module(placed[rel], rel, module, EXECUTE if execute else DEFINITIONS)
+    want = f"{module}.py"
+    if nb.problem is None:
+        placed[want] = nb.source.encode("utf-8")
+    return Submission(student, path, module, placed, None if nb.problem else want, nb.problem,
+                      tuple(notes) + nb.notes, notebook=nb)
+
+
+def load_named_files(paths: list[Path], names: list[str], module: str, student: str, *,
+                     execute_notebook: bool = False) -> Submission:
     """Several files that together make one submission (an LMS export that split a
     student's upload into one entry per file, with its own prefix on each name)."""
     if len(paths) == 1:
-        return load_submission(paths[0], module, student)
+        return load_submission(paths[0], module, student, execute_notebook=execute_notebook)
     folder = paths[0].parent
     files: dict[str, bytes] = {}
     notes = [f"{len(paths)} files from the export combined"]
@@ -217,8 +263,8 @@ def load_named_files(paths: list[Path], names: list[str], module: str, student: 
         if path.is_symlink() or not path.is_file():
             notes.append(f"ignored {path.name}: not a plain file")
             continue
-        if path.stat().st_size > MAX_FILE_BYTES:
-            notes.append(f"ignored {path.name}: over the {MAX_FILE_BYTES} byte limit")
+        if path.stat().st_size > _max_bytes(name):
+            notes.append(f"ignored {path.name}: over the {_max_bytes(name)} byte limit")
             continue
         files[name] = path.read_bytes()
-    return _from_files(student, folder, module, files, notes)
+    return _from_files(student, folder, module, files, notes, execute_notebook)

@@ -16,6 +16,7 @@ This package knows nothing about tensors, checks or reports.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,7 +37,35 @@ __all__ = ["Sandbox", "Child", "Reply", "Limits", "Isolation", "SandboxError"]
 
 log = logging.getLogger(__name__)
 
-UID_POOL = 4096  # children get uids isolation.uid + 1 .. + UID_POOL, one per spawn, round robin
+UID_POOL = 65536  # children get uids isolation.uid + 1 .. + UID_POOL, each leased while its child lives
+LEASE_DIR = Path(tempfile.gettempdir()) / ".backprop-grader-uids"
+
+
+class UidLease:
+    """An exclusive hold on one uid, by an flock the kernel drops if we die."""
+
+    def __init__(self, uid: int, fd: int):
+        self.uid, self._fd = uid, fd
+
+    @classmethod
+    def take(cls, base: int, start: int) -> "UidLease":
+        LEASE_DIR.mkdir(mode=0o700, exist_ok=True)
+        for i in range(UID_POOL):
+            uid = base + 1 + (start + i) % UID_POOL
+            fd = os.open(LEASE_DIR / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            kill_uid(uid)  # whatever a grader that died without cleaning up left under it
+            return cls(uid, fd)
+        raise SandboxError("no free uid for a child: every uid of the pool is in use")
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class SandboxError(RuntimeError):
@@ -76,28 +106,21 @@ def describe_exit(status: dict | None) -> str:
     return f"the process exited with code {code} (sys.exit or os._exit in student code?)"
 
 
-def kill_uid(uid: int) -> int:
-    """SIGKILL every process whose real uid is ``uid`` (a child's uid is its own)."""
-    killed = 0
-    for _ in range(3):  # a process may fork while we sweep
-        found = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/status") as fh:
-                    for line in fh:
-                        if line.startswith("Uid:"):
-                            if int(line.split()[1]) == uid:
-                                os.kill(int(entry), signal.SIGKILL)
-                                found += 1
-                            break
-            except (OSError, ValueError):
-                continue
-        killed += found
-        if not found:
-            break
-    return killed
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process running as ``uid`` (each child has a uid of its own).
+
+    A helper process takes that uid and calls kill(-1, SIGKILL): the kernel signals
+    all of the uid's processes at once, so a fork bomb cannot outrun a sweep.
+    """
+    pid = os.fork()
+    if pid == 0:  # only async-signal-safe calls until _exit: we may have threads
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
 
 
 class _OutputTap(threading.Thread):
@@ -135,8 +158,9 @@ class Child:
     """One confined process. Use ``call`` for each request, ``close`` when done."""
 
     def __init__(self, sandbox: "Sandbox", pid: int, req_w: int, rep_r: int, tap: _OutputTap,
-                 limits: Limits, uid: int | None = None):
-        self._sandbox, self.pid, self.uid = sandbox, pid, uid
+                 limits: Limits, lease: UidLease | None = None):
+        self._sandbox, self.pid, self._lease = sandbox, pid, lease
+        self.uid = lease.uid if lease is not None else None
         self._req_w, self._rep_r, self._tap = req_w, rep_r, tap
         self._limits = limits
         self.alive = True
@@ -188,8 +212,8 @@ class Child:
             os.killpg(self.pid, signal.SIGKILL)  # the child's whole process group
         except (ProcessLookupError, PermissionError):
             pass
-        if self.uid is not None:
-            kill_uid(self.uid)  # and whatever escaped the group with setsid()
+        if self._lease is not None:
+            kill_uid(self._lease.uid)  # and whatever escaped the group with setsid()
         status = self._sandbox._wait(self.pid)
         self.exit_detail = describe_exit(status)
         for fd in (self._req_w, self._rep_r):
@@ -198,6 +222,8 @@ class Child:
             except OSError:
                 pass
         self._tap.join(timeout=2)
+        if self._lease is not None:
+            self._lease.release()  # only now: nothing of this uid is left running
 
     def close(self) -> None:
         self.kill()
@@ -219,14 +245,16 @@ class Sandbox:
         self._lock = threading.Lock()
         self._next_uid = 0
 
-    def allocate_uid(self) -> int | None:
-        """A uid for the next child: each child in flight gets its own, so children
-        cannot signal or read each other. None when we cannot change uids."""
+    def allocate_uid(self) -> "UidLease | None":
+        """A uid for the next child, leased machine-wide: no other child, of this
+        grader or of another one running beside it, has it while the lease is held.
+        None when we cannot change uids."""
         if self.isolation.uid is None:
             return None
         with self._lock:
-            self._next_uid = (self._next_uid + 1) % UID_POOL
-            return self.isolation.uid + self._next_uid
+            self._next_uid += 1
+            start = (os.getpid() * 7919 + self._next_uid) % UID_POOL
+        return UidLease.take(self.isolation.uid, start)
 
     # -- fork server lifecycle -------------------------------------------------
     def start(self) -> "Sandbox":
@@ -297,7 +325,7 @@ class Sandbox:
 
     # -- children ----------------------------------------------------------------
     def spawn(self, workdir: Path, start_timeout_s: float = 30.0, env: dict[str, str] | None = None,
-              uid: int | None = None) -> Child:
+              lease: UidLease | None = None) -> Child:
         """Fork a confined child working in ``workdir`` and wait until it is ready."""
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
@@ -308,6 +336,7 @@ class Sandbox:
         child_env.update(self.env)
         child_env.update(env or {})
         isolation = self.isolation.to_dict()
+        uid = lease.uid if lease is not None else None
         if uid is not None:
             isolation.update(uid=uid, gid=uid)
         config = {
@@ -317,12 +346,16 @@ class Sandbox:
         }
         try:
             pid = self._request(config, [req_r, rep_w, out_w])["pid"]
+        except BaseException:
+            if lease is not None:
+                lease.release()
+            raise
         finally:
             for fd in (req_r, rep_w, out_w):
                 os.close(fd)
         tap = _OutputTap(out_r, self.limits.output_bytes)
         tap.start()
-        child = Child(self, pid, req_w, rep_r, tap, self.limits, uid)
+        child = Child(self, pid, req_w, rep_r, tap, self.limits, lease)
         ready = child._await_ready(start_timeout_s)
         if not ready.ok:
             raise SandboxError(ready.detail)

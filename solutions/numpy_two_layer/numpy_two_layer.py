@@ -31,13 +31,11 @@ def numpy_train(x: np.ndarray, y: np.ndarray, w1: np.ndarray, w2: np.ndarray,
                 learning_rate: float = 1e-6, num_epochs: int = 500
                 ) -> Tuple[np.ndarray, np.ndarray, List[float]]:
     """Full-batch gradient descent; losses[t] is the loss before step t."""
-    w1, w2 = w1.copy(), w2.copy()
     losses = []
     for _ in range(num_epochs):
         loss, grad_w1, grad_w2 = numpy_forward_backward(x, y, w1, w2)
         losses.append(loss)
-        w1 -= learning_rate * grad_w1
-        w2 -= learning_rate * grad_w2
+        w1, w2 = w1 - learning_rate * grad_w1, w2 - learning_rate * grad_w2
     return w1, w2, losses
 
 
@@ -49,7 +47,7 @@ def torch_forward_backward(x: torch.Tensor, y: torch.Tensor, w1: torch.Tensor,
     y_pred = h_relu.mm(w2)
     loss = (y_pred - y).pow(2).sum()
 
-    grad_y_pred = 2.0 * (y_pred - y)
+    grad_y_pred = (y_pred - y) * 2.0
     grad_w2 = h_relu.t().mm(grad_y_pred)
     grad_h_relu = grad_y_pred.mm(w2.t())
     grad_h = grad_h_relu.clone()
@@ -68,10 +66,9 @@ def autograd_train(x: torch.Tensor, y: torch.Tensor, w1: torch.Tensor, w2: torch
         losses.append(loss.item())
         loss.backward()
         with torch.no_grad():
-            w1 -= learning_rate * w1.grad
-            w2 -= learning_rate * w2.grad
-            w1.grad.zero_()
-            w2.grad.zero_()
+            for w in (w1, w2):
+                w -= learning_rate * w.grad
+                w.grad.zero_()
     return losses
 
 
