@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 import tomllib
 import types
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any
 __all__ = ["Assignment", "CheckSpec", "AssignmentError"]
 
 _VISIBILITIES = ("public", "hidden")
+_IMPORT_LOCK = threading.Lock()
 
 
 class AssignmentError(ValueError):
@@ -94,14 +96,18 @@ class Assignment:
         raise KeyError(name)
 
     def judges(self) -> types.ModuleType:
-        """The judges module, imported once per process under a private name."""
-        key = f"_backprop_grader_judges_{self.name}"
-        if key not in sys.modules:
-            spec = importlib.util.spec_from_file_location(key, self.judges_file)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[key] = module
-            spec.loader.exec_module(module)
-        return sys.modules[key]
+        """The judges module, imported once per process under a private name.
+
+        Batch workers are threads: the lock keeps a second one from seeing a module
+        that the first is still executing."""
+        key = f"_backprop_grader_judges_{self.name}_{abs(hash(str(self.root)))}"
+        with _IMPORT_LOCK:
+            if key not in sys.modules:
+                spec = importlib.util.spec_from_file_location(key, self.judges_file)
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                sys.modules[key] = module
+            return sys.modules[key]
 
     @classmethod
     def load(cls, root: Path, solutions: Path | None = None, reference: Path | None = None) -> "Assignment":

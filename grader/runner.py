@@ -70,8 +70,11 @@ def make_sandbox(assignment: Assignment, limits: Limits | None = None, hide: lis
     the class folder), the home folders and every other child's /tmp are empty,
     while Python, the grader and the assignment's own files stay readable.
     """
-    hidden = [assignment.solution_dir.parent, assignment.reference_dir.parent, Path.home(), Path("/home"), Path("/root"),
-              *(hide or [])]
+    # The course-wide folders when the layout is the usual one (no lab's answers are
+    # readable while another lab is graded), else just this assignment's.
+    answers = [d.parent if d.parent.name in ("solutions", "reference_data") else d
+               for d in (assignment.solution_dir, assignment.reference_dir)]
+    hidden = [*answers, Path.home(), Path("/home"), Path("/root"), *(hide or [])]
     readable = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[1], assignment.root,
                 *(Path(p) for p in sys.path if p and Path(p).is_dir()), *(expose or [])]
     isolation = Isolation(
@@ -369,7 +372,7 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
             shutil.rmtree(workdir, ignore_errors=True)
     return Report.build(
         student=submission.student, assignment=assignment.name, device=options.device, checks=results,
-        submission_sha256=submission.sha256, submission=submission.path.name,
+        submission_sha256=submission.sha256, submission=submission.display_name,
         problem=problem, notes=list(submission.notes), protections=protections,
         output=output, duration_s=time.monotonic() - started, grader_errors=grader_errors,
     )

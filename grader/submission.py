@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ class Submission:
         if self.problem:
             h.update(b"problem\0" + self.problem.encode())
         return h.hexdigest()
+
+    @property
+    def display_name(self) -> str:
+        """The submitted file's name, printable even when it is not valid UTF-8."""
+        return os.fsencode(self.path.name).decode("utf-8", errors="replace")
 
     @property
     def source(self) -> str:

@@ -357,8 +357,9 @@ def _trajectory_hint(got: dict, expected: dict, ctx: JudgeContext, first: int, w
         return ("the curves differ from the first epoch on: the order must be torch.manual_seed(seed), then "
                 f"{'init_params' if which == 'train_manual' else 'init_params_autograd'}(nx, nh, ny), then one "
                 "torch.randperm(N) per epoch, with no other random draw; curves are measured on the whole training "
-                "and test sets with forward and loss_accuracy. If the update itself is wrong, the sgd and backward "
-                "checks say so.")
+                "and test sets with forward and loss_accuracy. If the update itself is wrong, the "
+                + ("backward and sgd" if which == "train_manual" else "init_params_autograd and sgd_autograd")
+                + " checks say so.")
     return None
 
 
@@ -403,9 +404,10 @@ def trajectory(got, expected, ctx: JudgeContext) -> Verdict:
         return Verdict(True, f"{call}: the 4 curves follow the reference's over all {epochs} epochs; {final}",
                        redacted=f"the 4 curves follow the reference's over all {epochs} epochs")
     first = min(firsts) if firsts else 0
-    head = (f"{call}: the curves follow the reference's for the first {first} epoch(s), then leave it at epoch "
-            f"{first + 1}; {final} (the reference: {expected['curves']['acc_test'][-1]:.1f}%)")
-    red = f"{call}: the curves follow the reference's for the first {first} epoch(s), then leave it"
+    where = (f"follow the reference's for the first {first} epoch(s), then leave it at epoch {first + 1}" if first
+             else "leave the reference's from the first epoch on")
+    head = f"{call}: the curves {where}; {final} (the reference: {expected['curves']['acc_test'][-1]:.1f}%)"
+    red = f"{call}: the curves {where}"
     return Verdict(False, head + "\n" + v.message, _trajectory_hint(got, expected, ctx, first, which),
                    red + "\n" + v.redacted)
 
@@ -427,7 +429,7 @@ def _surface_figure(got, expected, ctx: JudgeContext, title: str, caption: str):
     fig = decision_surface(xs, ys, values.values.reshape(n, n), caption=caption, title=title,
                            points=np.asarray(inputs["Xtest"], float),
                            labels=np.asarray(inputs["Ytest"]).argmax(axis=1), value_label="yhat[:, 1] (class 1)",
-                           curves=curves or None, curve_label="training loss per epoch")
+                           curves=curves or None, curve_label="training loss", step_label="epoch")
     return (fig,) if fig is not None else ()
 
 
@@ -452,10 +454,15 @@ def accuracy(got, expected, ctx: JudgeContext) -> Verdict:
         loss = [x for x in got.get("loss_train", []) if isinstance(x, float)]
         hint = None
         if loss and (not np.isfinite(loss[-1]) or loss[-1] > loss[0]):
-            hint = "the training loss grew: check the sign of the update (p - eta * g) and the size of the gradients."
+            first = ("the backward or sgd checks fail" if which == "train_manual" else
+                     "the sgd_autograd check fails (gradients that are never zeroed pile up into ever larger steps)")
+            hint = (f"training diverged (the loss grew or became NaN): if {first}, fix that first; otherwise "
+                    f"check the sign and size of the update (p - eta * g).")
         elif loss and abs(loss[-1] - np.log(2)) < 0.02:
-            hint = ("the training loss stayed near ln 2 = 0.693, chance level for two classes: the parameters "
-                    "barely moved (are the updates written back into params?).")
+            first = "backward and sgd" if which == "train_manual" else "sgd_autograd"
+            hint = (f"the training loss stayed near ln 2 = 0.693, chance level for two classes: the network did not "
+                    f"learn. If the {first} checks fail, fix that first; otherwise check that every update is "
+                    f"written back into params.")
         msg = f"{call}: test accuracy {acc:.1f}%, needs at least {threshold:g}%{theirs}"
         return Verdict(False, msg, hint, f"test accuracy {acc:.1f}%, needs at least {threshold:g}%", figures=figures)
     return Verdict(True, f"{call}: test accuracy {acc:.1f}% >= {threshold:g}%{theirs}",

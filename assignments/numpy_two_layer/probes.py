@@ -215,10 +215,11 @@ def _fixed_model(inputs, ctx):
     D_in, H = np.shape(inputs["layers"]["0.weight"])[1], np.shape(inputs["layers"]["0.weight"])[0]
     D_out = np.shape(inputs["layers"]["2.weight"])[0]
     model = torch.nn.Sequential(torch.nn.Linear(D_in, H), torch.nn.ReLU(), torch.nn.Linear(H, D_out))
-    with torch.no_grad():
+    model = model.to(dtype=_dtype(ctx))
+    with torch.no_grad():  # in the check's dtype, so float64 weights stay exact
         for name, p in model.named_parameters():
             p.copy_(torch.as_tensor(np.asarray(inputs["layers"][name])))
-    return model.to(dtype=_dtype(ctx), device=ctx.device)
+    return model.to(device=ctx.device)
 
 
 class _OptimizerSpy:

@@ -104,11 +104,11 @@ def _dtype(ctx):
 
 
 def _toy_model(weights, ctx) -> ToyMLP:
-    model = ToyMLP()
-    with torch.no_grad():
+    model = ToyMLP().to(dtype=_dtype(ctx))
+    with torch.no_grad():  # in the check's dtype, so float64 weights stay exact
         for name, p in model.named_parameters():
             p.copy_(torch.as_tensor(np.asarray(weights[name])))
-    return model.to(dtype=_dtype(ctx), device=ctx.device)
+    return model.to(device=ctx.device)
 
 
 def _state(model: nn.Module) -> dict:
@@ -211,11 +211,11 @@ def _float_list(losses, name):
 
 def _sequential(layers, ctx):
     D, H, C = np.shape(layers["0.weight"])[1], np.shape(layers["0.weight"])[0], np.shape(layers["2.weight"])[0]
-    model = nn.Sequential(nn.Linear(D, H), nn.Sigmoid(), nn.Linear(H, C))
-    with torch.no_grad():
+    model = nn.Sequential(nn.Linear(D, H), nn.Sigmoid(), nn.Linear(H, C)).to(dtype=_dtype(ctx))
+    with torch.no_grad():  # in the check's dtype, so float64 weights stay exact
         for name, p in model.named_parameters():
             p.copy_(torch.as_tensor(np.asarray(layers[name])))
-    return model.to(dtype=_dtype(ctx), device=ctx.device)
+    return model.to(device=ctx.device)
 
 
 def training(student, inputs, ctx):

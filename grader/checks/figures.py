@@ -7,6 +7,7 @@ matplotlib is optional: without it these return None and the report has no pictu
 """
 from __future__ import annotations
 
+import io
 import logging
 from typing import Sequence
 
@@ -34,7 +35,8 @@ def _pyplot():
 def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, caption: str, title: str = "",
                      points: np.ndarray | None = None, labels: np.ndarray | None = None,
                      value_label: str = "output", curves: dict[str, Sequence[float]] | None = None,
-                     curve_label: str = "loss", log_curves: bool = False) -> Figure | None:
+                     curve_label: str = "loss", step_label: str = "step",
+                     log_curves: bool = False) -> Figure | None:
     """A model's output over a 2-D grid, as a filled contour with its 0.5 level line.
 
     ``values`` has shape (len(ys), len(xs)) (row i is y = ys[i]); ``points`` (n, 2) and
@@ -48,13 +50,15 @@ def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, capt
     if values.shape != (len(ys), len(xs)) or not np.all(np.isfinite(values)):
         return None
     ncols = 2 if curves else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(4.6 * ncols, 4.0), squeeze=False)
+    fig, axes = plt.subplots(1, ncols, figsize=(4.4 * ncols, 3.8), squeeze=False)
     ax = axes[0, 0]
     lo, hi = min(0.0, float(values.min())), max(1.0, float(values.max()))
-    filled = ax.contourf(xs, ys, values, levels=np.linspace(lo, hi, 11), cmap="RdBu_r", alpha=0.55)
+    # imshow rather than contourf: the same picture at a fraction of the drawing time.
+    image = ax.imshow(values, origin="lower", extent=(xs[0], xs[-1], ys[0], ys[-1]), cmap="RdBu_r", alpha=0.6,
+                      vmin=lo, vmax=hi, interpolation="bilinear", aspect="auto")
     if values.min() < 0.5 < values.max():
         ax.contour(xs, ys, values, levels=[0.5], colors="k", linewidths=1.2)
-    fig.colorbar(filled, ax=ax, fraction=0.046, pad=0.04, label=value_label)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=value_label)
     if points is not None and labels is not None:
         points, labels = np.asarray(points, dtype=np.float64), np.asarray(labels).astype(int)
         for k, (color, marker) in enumerate((("tab:blue", "o"), ("tab:red", "^"), ("tab:green", "s"))):
@@ -69,15 +73,22 @@ def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, capt
     ax.set_title(title, fontsize=10)
     if curves:
         cax = axes[0, 1]
+        positive = True
         for (name, values_), style in zip(curves.items(), ("-", "--", ":")):
             v = np.asarray(values_, dtype=np.float64)
+            v = np.where(np.isfinite(v), v, np.nan)
             if v.size:
                 cax.plot(np.arange(1, v.size + 1), v, style, label=name)
-        cax.set_xlabel("step")
+                positive = positive and bool(np.nanmin(v) > 0) if np.isfinite(v).any() else positive
+        cax.set_xlabel(step_label)
         cax.set_ylabel(curve_label)
-        if log_curves:
+        if log_curves and positive:
             cax.set_yscale("log")
         cax.legend(fontsize=8)
-        cax.set_title(f"{curve_label}, yours and the reference's", fontsize=10)
-    fig.tight_layout()
-    return Figure.from_matplotlib(fig, caption)
+        cax.set_title(" and ".join(curves), fontsize=10)
+    # Fixed margins: tight_layout costs as much as drawing the whole figure.
+    fig.subplots_adjust(left=0.07 if curves else 0.12, right=0.97, bottom=0.13, top=0.91, wspace=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return Figure(caption, buf.getvalue())

@@ -10,6 +10,10 @@ from grader.checks import CheckResult
 SCHEMA_VERSION = 1
 
 
+def _printable(text: str) -> str:
+    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+
+
 @dataclass(frozen=True)
 class Report:
     student: str
@@ -36,6 +40,11 @@ class Report:
     def build(cls, *, student: str, assignment: str, device: str, checks: list[CheckResult],
               problem: str | None = None, **kw) -> "Report":
         counted = [c for c in checks if c.status != "skipped"]
+        # File names that are not valid UTF-8 reach us as surrogate escapes: make
+        # every text we will write printable.
+        kw["notes"] = [_printable(n) for n in kw.get("notes", ())]
+        problem = _printable(problem) if problem else problem
+        kw["output"] = _printable(kw.get("output", ""))
         return cls(
             student=student, assignment=assignment, device=device, checks=tuple(checks),
             score=round(sum(c.score for c in counted), 4),

@@ -105,8 +105,9 @@ def _private_mounts(libc, workdir: str, hide: list[str], expose: list[str]) -> N
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
     keep = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in [workdir, *expose] if os.path.isdir(p)}
     # Deepest first: a folder inside another hidden one must be covered before its
-    # parent disappears under a tmpfs.
-    for folder in sorted({*hide, "/tmp", "/dev/shm"}, key=lambda p: -p.count(os.sep)):
+    # parent disappears under a tmpfs. A folder both hidden and exposed stays visible:
+    # the recursive bind below would bring its own tmpfs back on top of it.
+    for folder in sorted({*hide, "/tmp", "/dev/shm"} - set(expose), key=lambda p: -p.count(os.sep)):
         if os.path.isdir(folder):
             mode = "1777" if folder in ("/tmp", "/dev/shm") else "755"
             _mount(libc, "tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size=64m,mode={mode}")

@@ -78,8 +78,7 @@ def gd(x0, grad: Callable, alpha: float, max_iter: int = 10) -> np.ndarray:
 
 def gd_momentum(x0, grad: Callable, alpha: float, beta: float = 0.9, max_iter: int = 10) -> np.ndarray:
     """Gradient descent on a bias-corrected moving average of the gradients."""
-    xs = [x0]
-    x, v = x0, 0.0
+    xs, x, v = [x0], x0, 0.0
     for t in range(1, max_iter + 1):
         v = beta * v + (1 - beta) * grad(x)
         x = x - alpha * v / (1 - beta ** t)
