@@ -158,18 +158,23 @@ def check(report, name: str):
     return next(c for c in report.checks if c.name == name)
 
 
-def unexpected(report, fails: dict[str, str]) -> str:
-    """The checks whose outcome differs from the row's, with their messages (for the failure text)."""
-    got = failing(report)
-    return "\n".join(f"{c.name}: {c.status}: {c.message[:200]}" for c in report.checks
-                     if c.status != "skipped" and got.get(c.name) != fails.get(c.name))
-
-
-def assert_hint(hint: str | None, expected: str | None) -> None:
+def hint_problem(hint: str | None, expected: str | None) -> str | None:
     if expected is None:
-        assert hint is None, f"expected no hint, got {hint!r}"
-    else:
-        assert hint and expected in hint, f"expected a hint with {expected!r}, got {hint!r}"
+        return None if hint is None else f"expected no hint, got {hint!r}"
+    return None if hint and expected in hint else f"expected a hint with {expected!r}, got {hint!r}"
+
+
+def verdict_problems(report, fails: dict[str, str], main: str, hint: str | None) -> list[str]:
+    """Every way the report differs from a row: checks with another outcome (and their
+    messages), the score, the main check's hint."""
+    got = failing(report)
+    problems = [f"{c.name}: expected {fails.get(c.name, 'passed')}, got {c.status}: {c.message[:200]}"
+                for c in report.checks if c.status != "skipped" and got.get(c.name) != fails.get(c.name)]
+    lost = sum(POINTS[name] for name in fails)
+    if report.score != FULL - lost:
+        problems.append(f"score {report.score}, expected {FULL} - {lost}")
+    problems.append(hint_problem(check(report, main).hint, hint))
+    return [p for p in problems if p]
 
 
 # -- full marks, zero ---------------------------------------------------------------------------
@@ -198,16 +203,16 @@ def test_stub_earns_zero_without_crashing(grade_source):
 @pytest.mark.parametrize("mutant, fails, main, hint", ROWS)
 def test_mutant_loses_exactly_its_checks(grade_source, mutant, fails, main, hint):
     report = grade_source(A, mutant_source(mutant))
-    assert failing(report) == fails, unexpected(report, fails)
-    assert report.score == FULL - sum(POINTS[name] for name in fails)
-    assert_hint(check(report, main).hint, hint)
+    problems = verdict_problems(report, fails, main, hint)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("mutant, name, hint", OTHER_HINTS)
 def test_other_failing_checks_blame_the_right_thing(grade_source, mutant, name, hint):
     report = grade_source(A, mutant_source(mutant))
     assert check(report, name).status == "failed"
-    assert_hint(check(report, name).hint, hint)
+    problem = hint_problem(check(report, name).hint, hint)
+    assert not problem, problem
 
 
 # -- bad inputs through the CLI -----------------------------------------------------------------

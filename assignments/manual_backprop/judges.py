@@ -194,7 +194,7 @@ def init_autograd(got, expected, ctx: JudgeContext) -> Verdict:
             hint = hint or "call .requires_grad_() on every tensor of init_params' dict (or pass requires_grad=True)."
         elif not got.get("is_leaf", {}).get(k, True):
             problems.append(f"params['{k}'] is not a leaf tensor")
-            hint = hint or (f"params['{k}'] was computed from a tensor that requires grad (e.g. 0.3 * torch.randn(..., "
+            hint = hint or (f"params['{k}'] is not a leaf: it was computed from a tensor that requires grad (e.g. 0.3 * torch.randn(..., "
                             f"requires_grad=True)), so loss.backward() leaves its .grad empty. Compute the value "
                             f"first, then call .requires_grad_() on the result.")
     if problems:
@@ -428,7 +428,7 @@ def _surface_figure(got, expected, ctx: JudgeContext, title: str, caption: str):
         curves["reference"] = expected["loss_train"]
     fig = decision_surface(xs, ys, values.values.reshape(n, n), caption=caption, title=title,
                            points=np.asarray(inputs["Xtest"], float),
-                           labels=np.asarray(inputs["Ytest"]).argmax(axis=1), value_label="yhat[:, 1] (class 1)",
+                           labels=np.asarray(inputs["Ytest"]).argmax(axis=1), value_label="yhat[:, 1]",
                            curves=curves or None, curve_label="training loss", step_label="epoch")
     return (fig,) if fig is not None else ()
 

@@ -204,12 +204,24 @@ def inputs_unchanged(got, expected, ctx: JudgeContext) -> Verdict:
 
 
 # -- training -------------------------------------------------------------------------------
+def _mean_hint(c: Comparison, ctx: JudgeContext, advice: str) -> str | None:
+    """The first loss (before any step) is the reference's over the number of entries of y: a mean."""
+    g, e = c.got, c.expected
+    if c.problem != "values" or g is None or e is None or not g.size:
+        return None
+    n_out = int(np.asarray(ctx.inputs["y"]).size)
+    if abs(g[0] * n_out - e[0]) <= 1e-4 * abs(e[0]):
+        return f"your first loss is the reference's divided by {n_out} = N * D_out, the number of entries of y: {advice}"
+    return None
+
+
 def _losses_verdict(label: str, got, expected, ctx: JudgeContext, tol: float, variants: dict,
                     record: str = "the loss") -> tuple[Comparison, str | None]:
     c = compare_trajectory(label, got, expected, tol, step="epoch")
     hint = None
     if not c.passed:
         hint = matching_variant(c, variants, max(10 * tol, 1e-6)) or \
+            _mean_hint(c, ctx, "a mean squared error; the lecture's loss is the sum of squares.") or \
             trajectory_pattern(c, tol, step="epoch", record=record, update="the weight update")
     return c, hint
 
@@ -301,12 +313,8 @@ def optim_trajectory(got, expected, ctx: JudgeContext) -> Verdict:
     elif not got.get("zero_grad_calls"):
         hint = ("zero_grad was never called: .grad accumulates across backward() calls, so every step used the "
                 "sum of all gradients so far. Call optimizer.zero_grad() before loss.backward() each epoch.")
-    g = c.got
-    if hint is None and g is not None and g.size and c.expected.size:
-        n_out = int(np.asarray(ctx.inputs["y"]).size)
-        if abs(g[0] * n_out - c.expected[0]) <= 1e-4 * abs(c.expected[0]):
-            hint = (f"your first loss is the reference's divided by {n_out} = N * D_out: MSELoss averages by "
-                    f"default; the lecture sums, MSELoss(reduction='sum').")
+    if hint is None:
+        hint = _mean_hint(c, ctx, "MSELoss averages by default; the lecture sums, MSELoss(reduction='sum').")
     if hint is None:
         hint = trajectory_pattern(c, tol, step="epoch", record="loss.item()", update="optimizer.step()")
     return Verdict(False, f"{label}:\n{c.message}", hint, f"{label}:\n{c.redacted}")

@@ -35,7 +35,7 @@ def manual_grads(got, expected, ctx: JudgeContext) -> Verdict:
     tol = float(ctx.options.get("tolerance", 1e-9))
     X = np.asarray(ctx.inputs["X"])
     N = 1 if X.ndim == 1 else X.shape[0]
-    label = f"manual_gradients(model, X{list(X.shape)}, y)"
+    label = f"manual_gradients(model, X, y), X of shape {tuple(X.shape)}"
     manual = got.get("manual")
     if not isinstance(manual, dict) or "__object__" in manual or "__tensor__" in manual:
         return _fail(f"{label} should return a dict with keys {list(KEYS)}; it returned {describe(manual)}")
@@ -55,8 +55,8 @@ def manual_grads(got, expected, ctx: JudgeContext) -> Verdict:
     v = verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
     if v.passed:
         return Verdict(True, f"{label}: both gradients match autograd's ({v.message})")
-    return Verdict(False, f"{label} vs autograd (BCELoss, mean over the batch):\n{v.message}", v.hint,
-                   f"{label} vs autograd:\n{v.redacted}")
+    return Verdict(False, f"{label}, against autograd (BCELoss, mean over the batch):\n{v.message}", v.hint,
+                   f"{label}, against autograd:\n{v.redacted}")
 
 
 def _grad_hint(c: Comparison, key: str, N: int, variants: dict, tol: float) -> str | None:

@@ -85,9 +85,9 @@ def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, capt
         if log_curves and positive:
             cax.set_yscale("log")
         cax.legend(fontsize=8)
-        cax.set_title(" and ".join(curves), fontsize=10)
+        cax.set_title(f"{curve_label}: {' and '.join(curves)}", fontsize=10)
     # Fixed margins: tight_layout costs as much as drawing the whole figure.
-    fig.subplots_adjust(left=0.07 if curves else 0.12, right=0.97, bottom=0.13, top=0.91, wspace=0.3)
+    fig.subplots_adjust(left=0.07 if curves else 0.12, right=0.97, bottom=0.13, top=0.91, wspace=0.5)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
