@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import site
 import sys
 import shutil
 import tempfile
@@ -75,8 +76,11 @@ def make_sandbox(assignment: Assignment, limits: Limits | None = None, hide: lis
     answers = [d.parent if d.parent.name in ("solutions", "reference_data") else d
                for d in (assignment.solution_dir, assignment.reference_dir)]
     hidden = [*answers, Path.home(), Path("/home"), Path("/root"), *(hide or [])]
-    readable = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[1], assignment.root,
-                *(Path(p) for p in sys.path if p and Path(p).is_dir()), *(expose or [])]
+    # Only what the child needs: exposing a folder re-mounts it with its own mode
+    # bits, so exposing e.g. a 0700 working folder would lock the child out of
+    # everything beneath it.
+    readable = [Path(sys.base_prefix), Path(sys.prefix), *(Path(p) for p in site.getsitepackages()),
+                Path(__file__).resolve().parents[1], assignment.root, *(expose or [])]
     isolation = Isolation(
         uid=UID_BASE if can_drop_privileges() else None,
         hide=tuple(sorted({str(p.resolve()) for p in hidden if p.is_dir()})),

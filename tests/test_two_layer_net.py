@@ -154,6 +154,24 @@ def mutant_source(name: str) -> str:
     return mutate(solution_source(A), old, new)
 
 
+@pytest.fixture(scope="module")
+def graded_mutants() -> dict:
+    return {}
+
+
+@pytest.fixture
+def grade_mutant(grade_source, graded_mutants, tmp_path):
+    """grade_mutant(name) -> (Report, folder of its report files); each mutant is graded once per run."""
+
+    def grade(name: str):
+        if name not in graded_mutants:
+            out = tmp_path / "reports"
+            graded_mutants[name] = grade_source(A, mutant_source(name), student="bob", out=out), out
+        return graded_mutants[name]
+
+    return grade
+
+
 def check(report, name: str):
     return next(c for c in report.checks if c.name == name)
 
@@ -201,15 +219,15 @@ def test_stub_earns_zero_without_crashing(grade_source):
 
 # -- one-line mutants ---------------------------------------------------------------------------
 @pytest.mark.parametrize("mutant, fails, main, hint", ROWS)
-def test_mutant_loses_exactly_its_checks(grade_source, mutant, fails, main, hint):
-    report = grade_source(A, mutant_source(mutant))
+def test_mutant_loses_exactly_its_checks(grade_mutant, mutant, fails, main, hint):
+    report, _ = grade_mutant(mutant)
     problems = verdict_problems(report, fails, main, hint)
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("mutant, name, hint", OTHER_HINTS)
-def test_other_failing_checks_blame_the_right_thing(grade_source, mutant, name, hint):
-    report = grade_source(A, mutant_source(mutant))
+def test_other_failing_checks_blame_the_right_thing(grade_mutant, mutant, name, hint):
+    report, _ = grade_mutant(mutant)
     assert check(report, name).status == "failed"
     problem = hint_problem(check(report, name).hint, hint)
     assert not problem, problem
@@ -324,10 +342,9 @@ def assert_fields(record: dict, fields: dict) -> None:
 
 
 @pytest.fixture
-def buggy_report(grade_source, tmp_path):
+def buggy_report(grade_mutant):
     """A submission that fails every hidden check, its reports written out."""
-    out = tmp_path / "out"
-    report = grade_source(A, mutant_source("b2_missing_in_forward"), student="bob", out=out)
+    report, out = grade_mutant("b2_missing_in_forward")
     hidden = {c.name for c in ASSIGNMENT.checks if c.visibility == "hidden"}
     assert hidden <= set(failing(report))
     return report, out

@@ -80,7 +80,7 @@ def loss_and_grads(got, expected, ctx: JudgeContext) -> Verdict:
                                   device=ctx.device if version == "torch" else None, mistakes=ctx.mistakes)
     v = verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
     if v.passed:
-        return Verdict(True, f"{label}: loss and both gradients match the reference ({v.message})")
+        return Verdict(True, f"{label}: loss and both gradients match the reference; {v.message}")
     return Verdict(False, f"{label}:\n{v.message}", v.hint, f"{label}:\n{v.redacted}")
 
 
@@ -98,8 +98,8 @@ def gradients_vs_numeric(got, expected, ctx: JudgeContext) -> Verdict:
         cmps.append(c)
     v = verdict_from(cmps, hint_for=lambda c: _numeric_hint(c, ctx))
     if v.passed:
-        return Verdict(True, f"{label}: both gradients agree with central differences of your own loss "
-                             f"({v.message})")
+        return Verdict(True, f"{label}: both gradients agree with central differences of your own loss; "
+                             f"{v.message}")
     hint = v.hint or ("your gradients do not follow your own loss: the backward pass and the forward pass "
                       "disagree. Check each step of the chain rule against the forward code: d loss / d y_pred "
                       "= 2 * (y_pred - y), the ReLU passes the gradient only where h > 0, grad_w2 = h_relu.T @ "
@@ -144,7 +144,7 @@ def versions_agree(got, expected, ctx: JudgeContext) -> Verdict:
             for i, name in enumerate(("loss",) + GRADS)]
     v = verdict_from(cmps, hint_for=lambda c: None)
     if v.passed:
-        return Verdict(True, f"numpy_forward_backward and torch_forward_backward agree ({v.message})")
+        return Verdict(True, f"numpy_forward_backward and torch_forward_backward agree; {v.message}")
     off = []
     for version in ("numpy", "torch"):
         ref = [compare_arrays(n, got[version][i], expected[version][i], tol)

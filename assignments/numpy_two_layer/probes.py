@@ -182,23 +182,28 @@ def numpy_training(student, inputs, ctx):
     return {"losses": _float_list(out[2], "numpy_train"), "w1": out[0], "w2": out[1]}
 
 
+def _autograd_train(student, tensors, **kwargs):
+    """student.autograd_train, with the usual in-place-update errors explained."""
+    try:
+        return student.autograd_train(*tensors, **kwargs)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        text = str(exc)
+        if "leaf Variable that requires grad" in text:
+            raise ProbeError(f"autograd_train{_where(exc)}: the in-place update of w1/w2 ran with autograd on: "
+                             "wrap the update in `with torch.no_grad():`") from None
+        if "does not require grad" in text or "NoneType" in text:
+            raise ProbeError(f"autograd_train{_where(exc)}: w1/w2 had no gradient after an update (.grad "
+                             "was None): `w1 = w1 - learning_rate * w1.grad` makes a new tensor; update the "
+                             "given tensors in place (w1 -= learning_rate * w1.grad) under torch.no_grad()"
+                             ) from None
+        raise
+
+
 def autograd_training(student, inputs, ctx):
     x, y, w1, w2 = _tensors(inputs, ctx, requires_grad=True)
     with ctx.watch_autograd() as used:
-        try:
-            losses = student.autograd_train(x, y, w1, w2, learning_rate=float(inputs["learning_rate"]),
-                                            num_epochs=int(inputs["num_epochs"]))
-        except (RuntimeError, TypeError, AttributeError) as exc:
-            text = str(exc)
-            if "leaf Variable that requires grad" in text:
-                raise ProbeError(f"autograd_train{_where(exc)}: the in-place update of w1/w2 ran with autograd on: "
-                                 "wrap the update in `with torch.no_grad():`") from None
-            if "does not require grad" in text or "NoneType" in text:
-                raise ProbeError(f"autograd_train{_where(exc)}: w1/w2 had no gradient after an update (.grad "
-                                 "was None): `w1 = w1 - learning_rate * w1.grad` makes a new tensor; update the "
-                                 "given tensors in place (w1 -= learning_rate * w1.grad) under torch.no_grad()"
-                                 ) from None
-            raise
+        losses = _autograd_train(student, (x, y, w1, w2), learning_rate=float(inputs["learning_rate"]),
+                                 num_epochs=int(inputs["num_epochs"]))
     return {"losses": _float_list(losses, "autograd_train"), "w1": w1.detach(), "w2": w2.detach(),
             "w1_grad": w1.grad, "w2_grad": w2.grad, "backward_calls": used.count("Tensor.backward()")}
 
@@ -304,7 +309,7 @@ def default_arguments(student, inputs, ctx):
             if name == "numpy_train":
                 losses = student.numpy_train(*_arrays(inputs), **kwargs)[2]
             elif name == "autograd_train":
-                losses = student.autograd_train(*_tensors(inputs, ctx, requires_grad=True), **kwargs)
+                losses = _autograd_train(student, _tensors(inputs, ctx, requires_grad=True), **kwargs)
             else:
                 x, y = ctx.tensor(inputs["x"], _dtype(ctx)), ctx.tensor(inputs["y"], _dtype(ctx))
                 losses = student.optim_train(_fixed_model(inputs, ctx), x, y, **kwargs)

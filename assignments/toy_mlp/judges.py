@@ -54,7 +54,7 @@ def manual_grads(got, expected, ctx: JudgeContext) -> Verdict:
             hints[c.label] = _grad_hint(c, key, N, variants.get(key, {}), tol)
     v = verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
     if v.passed:
-        return Verdict(True, f"{label}: both gradients match autograd's ({v.message})")
+        return Verdict(True, f"{label}: both gradients match autograd's; {v.message}")
     return Verdict(False, f"{label}, against autograd (BCELoss, mean over the batch):\n{v.message}", v.hint,
                    f"{label}, against autograd:\n{v.redacted}")
 

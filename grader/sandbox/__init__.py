@@ -336,6 +336,7 @@ class Sandbox:
         child_env.update(self.env)
         child_env.update(env or {})
         isolation = self.isolation.to_dict()
+        isolation["expose"] = sorted({*isolation["expose"], *self.sys_path})  # the handler must stay importable
         uid = lease.uid if lease is not None else None
         if uid is not None:
             isolation.update(uid=uid, gid=uid)
