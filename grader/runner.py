@@ -298,7 +298,7 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
                duration: float = 0.0, figures: tuple = ()) -> CheckResult:
         return CheckResult(name=spec.name, visibility=spec.visibility, status=status,  # type: ignore[arg-type]
                            score=round(spec.points * fraction, 4), max_score=spec.points, message=message,
-                           hint=hint, duration_s=round(duration, 4), description=spec.description,
+                           hint=hint, duration_s=round(duration, 4), description=spec.description, part=spec.part,
                            figures=figures if spec.visibility == "public" else ())
 
     problem = submission.problem

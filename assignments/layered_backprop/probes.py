@@ -11,6 +11,8 @@ reference and the student start from the very same numbers.
 """
 from __future__ import annotations
 
+import traceback
+
 import numpy as np
 import torch
 
@@ -82,6 +84,15 @@ def _requires_grad(value) -> bool:
     return bool(getattr(value, "requires_grad", False))
 
 
+def _raised(exc: Exception, student) -> dict:
+    """An exception, with the line of the student's file it came from."""
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == getattr(student, "__file__", None):
+            where = {"line": frame.lineno, "code": (frame.line or "").strip()[:200], "function": frame.name}
+    return {"type": type(exc).__name__, "message": str(exc)[:300], "where": where}
+
+
 # -- probes ------------------------------------------------------------------------
 def forward(student, inputs, ctx):
     net = _net(student, inputs, ctx)
@@ -97,16 +108,30 @@ def loss(student, inputs, ctx):
 
 
 def y_shapes(student, inputs, ctx):
-    """get_loss and backward with y as (N, 1) and as (N,): the same targets."""
+    """get_loss and backward with y as (N, 1) and as (N,): the same targets.
+
+    With y (N, 1) an exception propagates (a bug for the other checks); with y (N,) it
+    is recorded: an error that only the flat y causes is the broadcasting trap.
+    """
     out = {}
     for name, flat in (("column", False), ("flat", True)):
-        net = _net(student, inputs, ctx)
         x, y = _data(inputs, ctx, flat_y=flat)
-        out[name] = {"loss": net.get_loss(x, y)}
-        net = _net(student, inputs, ctx)
-        net.backward(x, y)
-        out[name]["grads"] = _grads(net)
+        out[name] = {}
+        for what, call in (("loss", lambda net: net.get_loss(x, y)), ("grads", lambda net: _backward(net, x, y))):
+            try:
+                out[name][what] = call(_net(student, inputs, ctx))
+            except NotImplementedError:
+                raise
+            except Exception as exc:
+                if not flat:
+                    raise
+                out[name][what + "_raised"] = _raised(exc, student)
     return out
+
+
+def _backward(net, x, y):
+    net.backward(x, y)
+    return _grads(net)
 
 
 def grads(student, inputs, ctx):
@@ -168,7 +193,14 @@ def train(student, inputs, ctx):
     o = ctx.options
     net = _net(student, inputs, ctx)
     x, y = _data(inputs, ctx, flat_y=bool(o.get("flat_y")))
-    result = student.train(x, y, net, int(o["epochs"]), float(o["lr"]))
+    try:
+        result = student.train(x, y, net, int(o["epochs"]), float(o["lr"]))
+    except NotImplementedError:
+        raise
+    except Exception as exc:
+        if not o.get("flat_y") or not _shape_of_y_matters(student, inputs, ctx):
+            raise
+        return {"raised": _raised(exc, student), "y_shape_matters": True}
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise ProbeError(f"train(x, y, net, epochs, lr) should return (net, losses); it returned {type(result).__name__}")
     trained, losses = result
@@ -183,3 +215,21 @@ def train(student, inputs, ctx):
         on_grid = trained.forward(torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1))
         y_pred = trained.forward(x)
     return {"losses": losses, "y_pred": y_pred, "grid_pred": on_grid}
+
+
+def _shape_of_y_matters(student, inputs, ctx) -> bool:
+    """Whether the student's get_loss or backward behave differently for y (N,) and (N, 1)."""
+    results = []
+    for flat in (False, True):
+        x, y = _data(inputs, ctx, flat_y=flat)
+        try:
+            net = _net(student, inputs, ctx)
+            loss = float(net.get_loss(x, y))
+            net = _net(student, inputs, ctx)
+            net.backward(x, y)
+            shapes = [tuple(layer.linear.weight_grad.shape) for layer in net.layers]
+        except Exception as exc:
+            results.append(("raised", type(exc).__name__))
+            continue
+        results.append((round(loss, 12), shapes))
+    return results[0] != results[1]

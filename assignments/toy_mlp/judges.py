@@ -106,8 +106,9 @@ def train_trajectory(got, expected, ctx: JudgeContext) -> Verdict:
     """train's losses per epoch from a fixed initialisation, against the reference."""
     o, inputs = ctx.options, ctx.inputs
     tol = float(o.get("tolerance", 2e-5))
-    args = ", ".join(f"{k}={inputs[k]:g}" for k in ("epochs", "lr") if inputs.get(k) is not None) or "defaults"
-    label = f"train(m, X, y, {args}) in {o.get('dtype', 'float64')}"
+    args = ", ".join(f"{k}={inputs[k]:g}" for k in ("epochs", "lr") if inputs.get(k) is not None)
+    label = (f"train(m, X, y, {args})" if args else "train(m, X, y) with its defaults") + \
+        f" in {o.get('dtype', 'float64')}"
     c = compare_trajectory("losses", got.get("losses"), expected["losses"], tol, step="epoch")
     if c.passed:
         return Verdict(True, f"{label}: the losses match the reference ({c.message.split(': ', 1)[1]})")

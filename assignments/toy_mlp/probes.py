@@ -234,7 +234,7 @@ def digits_accuracy(student, inputs, ctx):
     mnist = o.get("mnist_dir")
     X_train, y_train, X_test, y_test = ctx.helpers.load_digits_784(seed=0, path=mnist)
     hp = o["mnist" if mnist else "digits"]
-    n = int(hp.get("num_train", len(X_train)))
+    n = min(int(hp.get("num_train", len(X_train))), len(X_train))
     X_train, y_train = X_train[:n].to(ctx.device), y_train[:n].to(ctx.device)
     X_test, y_test = X_test.to(ctx.device), y_test.to(ctx.device)
     torch.manual_seed(0)

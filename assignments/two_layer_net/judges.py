@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import replace
+
 from grader.checks import (JudgeContext, Verdict, as_array, as_number, compare_arrays, describe, diagnose,
                            match_reference, verdict_from, walk_compare)
+from grader.checks.figures import curves, error_heatmaps
 
 KEYS = ("W1", "b1", "W2", "b2")
 
-__all__ = ["match_reference", "loss_and_grads", "gradients_vs_numeric", "inputs_unchanged", "dtype_preserved",
+__all__ = ["match_reference", "loss_and_grads", "no_autograd", "gradients_vs_numeric", "inputs_unchanged", "dtype_preserved",
            "sample_batch", "train_updates", "train_decay", "train_histories", "train_quiet", "toy_training",
            "trajectory", "predict", "net_init", "net_methods", "save_load", "accuracy"]
 
@@ -70,7 +73,20 @@ def loss_and_grads(got, expected, ctx: JudgeContext) -> Verdict:
             cmps.append(c)
             if not c.passed:
                 hints[c.label] = diagnose(c, _grad_context(ctx, k, tol))
-    return verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
+    v = verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
+    return _with_heatmaps(v, cmps)
+
+
+def _with_heatmaps(v: Verdict, cmps) -> Verdict:
+    """A failed gradient check shows where each gradient is off, entry by entry."""
+    grads = [c for c in cmps if c.label.startswith("grads[")]
+    if v.passed or not any(not c.passed for c in grads):
+        return v
+    fig = error_heatmaps({c.label: (c.got, c.expected) for c in grads},
+                         caption="Relative error of each gradient entry, yours vs the reference (black: right; "
+                                 "bright: wrong). Whole rows or columns point to a mask, a diagonal pattern to a "
+                                 "transpose, uniform color to a scale factor.")
+    return replace(v, figures=v.figures + ((fig,) if fig else ()))
 
 
 def _missing(label, got):
@@ -130,6 +146,21 @@ def inputs_unchanged(got, expected, ctx: JudgeContext) -> Verdict:
                    "input: build new tensors instead (e.g. dscores = probs.clone(), then modify the copy).", msg)
 
 
+def no_autograd(got, expected, ctx: JudgeContext) -> Verdict:
+    """The gradients are computed by hand: no backward() / autograd.grad, no graph on the outputs."""
+    used = sorted(set(got.get("used", [])))
+    out = got.get("out")
+    tensors = [out[0], *out[1].values()] if isinstance(out, list) and len(out) == 2 and isinstance(out[1], dict) else []
+    graph = [v for v in (as_array(t) for t in tensors) if v is not None and v.requires_grad]
+    if used or graph:
+        what = f"called {', '.join(used)}" if used else "returned tensors that require grad"
+        msg = f"nn_forward_backward {what}: this assignment asks for the gradients by hand"
+        return Verdict(False, msg, "derive each gradient with the chain rule and compute it with tensor "
+                       "operations; do not call loss.backward() or torch.autograd.grad, and do not set "
+                       "requires_grad on the parameters.", msg)
+    return Verdict(True, "no autograd: gradients computed by hand")
+
+
 def dtype_preserved(got, expected, ctx: JudgeContext) -> Verdict:
     """Scores, loss and grads have the inputs' dtype and device, and values right for that dtype."""
     o = ctx.options
@@ -149,7 +180,7 @@ def dtype_preserved(got, expected, ctx: JudgeContext) -> Verdict:
         cmps.append(c)
         if not c.passed:
             hints[c.label] = diagnose(c, _grad_context(ctx, k, tol))
-    return verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
+    return _with_heatmaps(verdict_from(cmps, hint_for=lambda c: hints.get(c.label)), cmps)
 
 
 def sample_batch(got, expected, ctx: JudgeContext) -> Verdict:
@@ -345,14 +376,17 @@ def toy_training(got, expected, ctx: JudgeContext) -> Verdict:
         return Verdict(False, msg, None, msg)
     final = hist[-1]
     ref = expected["loss_history"][-1]
+    fig = curves({"yours": hist, "reference": expected["loss_history"]}, log=True,
+                 caption="Training loss on the toy data (lr 1e-1, reg 1e-6), yours and the reference's.")
+    figures = (fig,) if fig else ()
     if not np.isfinite(final) or final >= limit:
         msg = f"final training loss {final:.4g} after 200 iterations, must be below {limit:g} (the reference reaches {ref:.4g})"
         hint = None
         if np.isfinite(final) and final > hist[0]:
             hint = ("the loss grew during training (it diverged): check the sign of the update (params[k] -= lr * "
                     "grads[k]) and the scale of your gradients.")
-        return Verdict(False, msg, hint, f"final training loss {final:.4g}, must be below {limit:g}")
-    return Verdict(True, f"final training loss {final:.4g} < {limit:g} (reference {ref:.4g})")
+        return Verdict(False, msg, hint, f"final training loss {final:.4g}, must be below {limit:g}", figures=figures)
+    return Verdict(True, f"final training loss {final:.4g} < {limit:g} (reference {ref:.4g})", figures=figures)
 
 
 def trajectory(got, expected, ctx: JudgeContext) -> Verdict:

@@ -99,6 +99,14 @@ def loss_and_grads(student, inputs, ctx):
     return student.nn_forward_backward(params, X, y, reg=ctx.options.get("reg", 0.0))
 
 
+def autograd_use(student, inputs, ctx):
+    """nn_forward_backward under a watch for Tensor.backward / torch.autograd.grad."""
+    params, X, y = _problem(inputs, ctx)
+    with ctx.watch_autograd() as used:
+        out = student.nn_forward_backward(params, X, y, reg=ctx.options.get("reg", 0.0))
+    return {"used": list(used), "out": out}
+
+
 def loss_grads_scores(student, inputs, ctx):
     """Both call forms in one probe, for the dtype and device checks."""
     params, X, y = _problem(inputs, ctx)

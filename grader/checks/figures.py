@@ -17,7 +17,7 @@ from grader.checks.results import Figure
 
 log = logging.getLogger(__name__)
 
-__all__ = ["decision_surface"]
+__all__ = ["decision_surface", "error_heatmaps", "curves"]
 
 
 def _pyplot():
@@ -61,10 +61,11 @@ def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, capt
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=value_label)
     if points is not None and labels is not None:
         points, labels = np.asarray(points, dtype=np.float64), np.asarray(labels).astype(int)
+        size = 40 if len(points) < 50 else 18
         for k, (color, marker) in enumerate((("tab:blue", "o"), ("tab:red", "^"), ("tab:green", "s"))):
             sel = labels == k
             if sel.any():
-                ax.scatter(points[sel, 0], points[sel, 1], c=color, marker=marker, s=18, edgecolors="k",
+                ax.scatter(points[sel, 0], points[sel, 1], c=color, marker=marker, s=size, edgecolors="k",
                            linewidths=0.4, label=f"class {k}")
         ax.legend(fontsize=7, loc="upper right")
     ax.set_xlim(xs[0], xs[-1])
@@ -92,3 +93,52 @@ def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, capt
     fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
     return Figure(caption, buf.getvalue())
+
+
+def error_heatmaps(pairs: dict[str, tuple[np.ndarray, np.ndarray]], *, caption: str) -> Figure | None:
+    """One heat map per parameter of the per-entry error |yours - expected| / (|yours| + |expected|).
+
+    Masks (whole rows or columns off), transposes (a diagonal pattern) and scale
+    errors (everything uniformly off) are visible at a glance. 1-D gradients
+    (biases) are drawn as a single row. Pairs whose shapes differ are skipped:
+    the message already says so.
+    """
+    plt = _pyplot()
+    usable = {k: (np.asarray(g, float), np.asarray(e, float)) for k, (g, e) in pairs.items()
+              if g is not None and e is not None and np.shape(g) == np.shape(e) and np.size(e)}
+    if plt is None or not usable:
+        return None
+    fig, axes = plt.subplots(1, len(usable), figsize=(3.0 * len(usable), 2.8), squeeze=False)
+    for ax, (label, (g, e)) in zip(axes[0], usable.items()):
+        g2, e2 = np.atleast_2d(g), np.atleast_2d(e)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            err = np.abs(g2 - e2) / np.maximum(np.abs(g2) + np.abs(e2), 1e-12)
+        err = np.where(np.isfinite(err), err, 1.0)
+        im = ax.imshow(err, cmap="magma", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+        ax.set_title(f"{label}\nworst {err.max():.2g}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="relative error per entry")
+    return Figure.from_matplotlib(fig, caption)
+
+
+def curves(series: dict[str, Sequence[float]], *, caption: str, ylabel: str = "loss", xlabel: str = "iteration",
+           log: bool = False) -> Figure | None:
+    """Line plots on one axis, e.g. the student's loss curve beside the reference's."""
+    plt = _pyplot()
+    if plt is None or not series:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 2.8))
+    positive = True
+    for (name, values), style in zip(series.items(), ("-", "--", ":", "-.")):
+        v = np.asarray(values, dtype=np.float64)
+        v = np.where(np.isfinite(v), v, np.nan)
+        ax.plot(np.arange(len(v)), v, style, label=name)
+        positive = positive and (not np.isfinite(v).any() or np.nanmin(v) > 0)
+    if log and positive:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return Figure.from_matplotlib(fig, caption)

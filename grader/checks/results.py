@@ -63,6 +63,7 @@ class CheckResult:
     hint: str | None = None
     duration_s: float = 0.0
     description: str = ""
+    part: str = ""
     figures: tuple[Figure, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict:

@@ -10,13 +10,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 
 from grader.report.model import Report
 
 __all__ = ["Report", "write_report", "render_markdown", "render_html", "gradescope_results", "Figure"]
 
 ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱", "skipped": "⏭"}
+# Plain symbols for HTML: a browser without an emoji font draws emoji as boxes.
+HTML_ICONS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "⧗", "skipped": "–"}
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,9 @@ class Figure:
 def _env(autoescape: bool) -> Environment:
     return Environment(
         loader=PackageLoader("grader.report", "templates"),
-        autoescape=select_autoescape(["html"]) if autoescape else False,
+        # Explicitly on for HTML: student text (messages, printed output) must never be markup.
+        # (select_autoescape would look at the ".j2" extension and turn it off.)
+        autoescape=autoescape,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
 
@@ -44,7 +48,7 @@ def render_html(report: Report, figures: list[Figure] | None = None) -> str:
     import base64
 
     return _env(True).get_template("report.html.j2").render(
-        r=report, icon=ICONS, figures=figures or [], b64=lambda b: base64.b64encode(b).decode("ascii"))
+        r=report, icon=HTML_ICONS, figures=figures or [], b64=lambda b: base64.b64encode(b).decode("ascii"))
 
 
 def gradescope_results(report: Report) -> dict:

@@ -61,6 +61,16 @@ class Report:
     def percent(self) -> float:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 
+    def parts(self) -> list[tuple[str, float, float]]:
+        """(part, score, max_score) in the order parts first appear; skipped checks left out."""
+        totals: dict[str, list[float]] = {}
+        for c in self.checks:
+            if c.status != "skipped":
+                t = totals.setdefault(c.part or "checks", [0.0, 0.0])
+                t[0] += c.score
+                t[1] += c.max_score
+        return [(p, s, m) for p, (s, m) in totals.items()]
+
     def count(self, status: str) -> int:
         return sum(1 for c in self.checks if c.status == status)
 

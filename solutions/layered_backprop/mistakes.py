@@ -83,6 +83,15 @@ def known_mistakes(check: str, probe: str, inputs, options: dict) -> dict | None
                     if _differs(v, right[i][k]):
                         out[i][k][hint] = v
         return {"grads": out}
+    if probe == "train":
+        # What the first loss (before any step) would be for the usual get_loss mistakes.
+        y_pred = _forward(inputs)[1]
+        y = np.asarray(inputs["y"], float)
+        n = len(y)
+        first = {"the loss is summed over the entries; MSE is their mean.": float(np.sum((y - y_pred) ** 2))}
+        if options.get("flat_y") and y_pred.shape[1] == 1:
+            first[TRAP.format(n=n)] = float(np.mean((y.reshape(1, -1) - y_pred) ** 2))
+        return {"first_loss": first}
     if probe in ("forward", "loss"):
         cache, y_pred = _forward(inputs)
         y = np.asarray(inputs["y"], float)

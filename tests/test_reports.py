@@ -1,0 +1,103 @@
+"""Reports as a student sees them: self-contained HTML with pictures that render,
+Markdown and JSON that say the same, nothing hidden leaking."""
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from grader.report import render_html, write_report
+
+A = "two_layer_net"
+ERIN = (ROOT / "assignments" / A / "demo_class" / "erin.py").read_text()  # missing ReLU mask
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.srcs, self.hrefs = [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "src" in a:
+            self.srcs.append(a["src"])
+        if tag in ("link", "a") and "href" in a:
+            self.hrefs.append(a["href"])
+
+
+@pytest.fixture(scope="module")
+def erin_report(sandboxes, tmp_path_factory):
+    from grader import api
+
+    path = tmp_path_factory.mktemp("erin") / "erin.py"
+    path.write_text(ERIN)
+    out = tmp_path_factory.mktemp("erin_out")
+    report = api.grade(path, A, out, root=ROOT, sandbox=sandboxes(A))
+    return report, out
+
+
+def test_html_is_self_contained_with_decodable_pictures(erin_report):
+    import matplotlib.image as mpimg
+
+    _, out = erin_report
+    page = (out / "report.html").read_text()
+    links = _Links()
+    links.feed(page)
+    assert links.srcs and all(s.startswith("data:image/png;base64,") for s in links.srcs)
+    assert not [h for h in links.hrefs if not h.startswith("#")]
+    for src in links.srcs:
+        img = mpimg.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), format="png")
+        assert img.shape[0] > 50 and img.shape[1] > 50
+
+
+def test_gradient_failure_shows_heat_maps_and_training_shows_curves(erin_report):
+    report, _ = erin_report
+    by = {c.name: c for c in report.checks}
+    assert by["grads_vs_reference"].figures, "a failed gradient check carries its heat maps"
+    assert "ReLU mask" in by["grads_vs_reference"].hint
+    assert by["toy_training_loss"].figures, "the training check shows the loss curves"
+    assert not by["loss_and_grads_random"].figures, "hidden checks show no pictures"
+
+
+def test_markdown_and_json_agree(erin_report):
+    report, out = erin_report
+    md = (out / "report.md").read_text()
+    assert f"{report.score:g} / {report.max_score:g}" in md
+    assert "**Likely cause:** the ReLU mask is missing" in md
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="headless Chromium is not installed")
+def test_page_renders_its_images_in_a_browser(erin_report, tmp_path):
+    """Load report.html in headless Chromium and read back, from the rendered DOM, that
+    every image decoded (naturalWidth > 0)."""
+    _, out = erin_report
+    page = (out / "report.html").read_text()
+    probe = ("<script>window.addEventListener('load',()=>{const ok=[...document.images]"
+             ".map(i=>i.complete&&i.naturalWidth>0);document.body.setAttribute('data-images',"
+             "ok.length+':'+ok.filter(Boolean).length)})</script></body>")
+    (tmp_path / "r.html").write_text(page.replace("</body>", probe))
+    run = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                          "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=3000",
+                          "--dump-dom", (tmp_path / "r.html").as_uri()], capture_output=True, text=True, timeout=90)
+    m = re.search(r'data-images="(\d+):(\d+)"', run.stdout)
+    assert m, run.stderr[-500:]
+    total, loaded = int(m.group(1)), int(m.group(2))
+    assert total >= 3 and loaded == total
+
+
+def test_student_output_is_escaped_in_html():
+    from grader.checks import CheckResult
+    from grader.report.model import Report
+
+    r = Report.build(student="<b>x</b>", assignment=A, device="cpu", output="<script>alert(1)</script>",
+                     checks=[CheckResult("c", "public", "failed", 0, 1, "<img src=x onerror=alert(1)>")])
+    html = render_html(r)
+    assert "<script>alert(1)" not in html and "<img src=x" not in html

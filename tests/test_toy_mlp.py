@@ -1,0 +1,290 @@
+"""toy_mlp through the public interface (grader.api.grade), as tables.
+
+The solution and a differently written correct submission earn full marks and the
+stub zero; each typical bug is a one-line mutant of the solution that loses exactly
+the checks it really breaks, and the hint of its main check names the cause. Also:
+the gradient-descent pictures, load_digits_784 on IDX files (MNIST's format), and
+the tolerances of assignment.toml re-measured on the solution.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, failing, mutate, solution_source, stub_source
+from grader import api, reference
+from grader.checks import rel_error
+from grader.datasets import load_digits_arrays, write_idx
+from grader.registry import get_assignment
+from grader.runner import GradeOptions, grade as grade_submission, make_sandbox
+from grader.submission import load_submission
+
+A = "toy_mlp"
+ASSIGNMENT = get_assignment(A, ROOT)
+POINTS = {c.name: c.points for c in ASSIGNMENT.checks}
+FULL = ASSIGNMENT.max_score  # no check needs a GPU
+
+MANUAL = ("manual_grads_lecture_sample", "manual_grads_batch", "manual_grads_random_sample",
+          "manual_grads_random_batch")
+BATCHES = ("manual_grads_batch", "manual_grads_random_batch")
+TRAIN = ("train_trajectory", "train_trajectory_hidden")
+GD = ("gd_converging", "gd_oscillating", "gd_hidden")
+MOMENTUM = ("gd_momentum_converging", "gd_momentum_oscillating", "gd_momentum_hidden")
+PUBLIC_DESCENT = ("gd_converging", "gd_oscillating", "gd_momentum_converging", "gd_momentum_oscillating")
+
+MUTANTS = {
+    "bce_summed_over_batch": ("dz2 = (p - Y) / Y.numel()", "dz2 = p - Y"),
+    "squared_error_delta": ("dz2 = (p - Y) / Y.numel()", "dz2 = (p - Y) * p * (1 - p) / Y.numel()"),
+    "hidden_sigmoid_derivative_missing": ("dz1 = (dz2 @ W2) * h * (1 - h)", "dz1 = dz2 @ W2"),
+    "dW1_transposed": ("dW1 = dz1.T @ X2", "dW1 = X2.T @ dz1"),
+    "checks_itself_with_backward": ("    return {'i.weight': dW1, 'o.weight': dW2}",
+                                    "    nn.BCELoss()(model(X), y).backward()\n"
+                                    "    return {'i.weight': dW1, 'o.weight': dW2}"),
+    "gradients_never_zeroed": ("        optimizer.zero_grad()\n", ""),
+    "lr_hard_coded": ("torch.optim.SGD(m.parameters(), lr=lr)", "torch.optim.SGD(m.parameters(), lr=1.0)"),
+    "softmax_before_cross_entropy": ("loss = loss_fn(m(X), y)", "loss = loss_fn(torch.softmax(m(X), dim=1), y)"),
+    "no_bias_correction": ("x = x - alpha * v / (1 - beta ** t)", "x = x - alpha * v"),
+    "gd_without_x0": ("    xs = [x0]\n", "    xs = []\n"),
+    "gd_returns_a_list": ("    return np.array(xs)\n\n\ndef gd_momentum", "    return xs\n\n\ndef gd_momentum"),
+}
+
+
+def row(mutant: str, main: str, hint: str, *, failed=(), error=()):
+    fails = {name: "failed" for name in failed} | {name: "error" for name in error}
+    return pytest.param(mutant, fails, main, hint, id=mutant)
+
+
+ROWS = [
+    row("bce_summed_over_batch", "manual_grads_batch", "you summed over the batch", failed=BATCHES),
+    row("squared_error_delta", "manual_grads_lecture_sample", "squared-error one", failed=MANUAL),
+    row("hidden_sigmoid_derivative_missing", "manual_grads_lecture_sample", "hidden sigmoid's derivative is missing",
+        failed=MANUAL),
+    row("dW1_transposed", "manual_grads_batch", "transposed layout", failed=MANUAL),
+    row("checks_itself_with_backward", "manual_grads_by_hand", "autograd is what you compare against",
+        failed=("manual_grads_by_hand",)),
+    row("gradients_never_zeroed", "train_trajectory", "never zeroed", failed=TRAIN),
+    row("lr_hard_coded", "train_trajectory", "not the lr=0.5 train was given", failed=("train_trajectory",)),
+    # The digits accuracy falls too (0.37): a softmax before CrossEntropyLoss really does stall training.
+    row("softmax_before_cross_entropy", "train_trajectory", "softmax applied before CrossEntropyLoss",
+        failed=TRAIN + ("digits_test_accuracy",)),
+    row("no_bias_correction", "gd_momentum_converging", "bias correction is missing", failed=MOMENTUM),
+    row("gd_without_x0", "gd_converging", "x0 is missing at the start", failed=GD),
+    row("gd_returns_a_list", "gd_oscillating", "return a NumPy array", failed=GD),
+]
+OTHER_HINTS = [
+    pytest.param("gradients_never_zeroed", "train_trajectory_hidden", "never zeroed", id="never_zeroed_hidden"),
+    pytest.param("no_bias_correction", "gd_momentum_hidden", "bias correction is missing", id="bias_hidden"),
+    pytest.param("bce_summed_over_batch", "manual_grads_random_batch", "N = 9", id="summed_hidden"),
+]
+
+
+def mutant_source(name: str) -> str:
+    return mutate(solution_source(A), *MUTANTS[name])
+
+
+def check(report, name: str):
+    return next(c for c in report.checks if c.name == name)
+
+
+def unexpected(report, fails: dict[str, str]) -> str:
+    got = failing(report)
+    return "\n".join(f"{c.name}: {c.status}: {c.message[:300]}" for c in report.checks
+                     if got.get(c.name) != fails.get(c.name))
+
+
+@pytest.fixture(scope="module")
+def graded(sandboxes, tmp_path_factory):
+    """Each submission graded once for the whole module (one fork server)."""
+    cache = {}
+
+    def grade(key: str, source: str):
+        if key not in cache:
+            path = tmp_path_factory.mktemp(key) / f"{A}.py"
+            path.write_text(source)
+            cache[key] = api.grade(path, A, root=ROOT, sandbox=sandboxes(A))
+        return cache[key]
+
+    return grade
+
+
+# -- full marks, zero ---------------------------------------------------------------------------
+@pytest.mark.parametrize("who", ["solution", "alice"])
+def test_correct_submission_earns_full_marks(graded, who):
+    source = solution_source(A) if who == "solution" else \
+        (ROOT / "assignments" / A / "demo_class" / "alice.py").read_text()
+    report = graded(who, source)
+    assert failing(report) == {}, unexpected(report, {})
+    assert report.score == report.max_score == FULL == 100
+
+
+def test_stub_earns_zero_without_crashing(graded):
+    report = graded("stub", stub_source(A))
+    assert report.problem is None and not report.grader_errors
+    assert report.score == 0 and report.max_score == FULL
+    assert all(c.status == "error" and "not implemented yet" in c.message for c in report.checks), \
+        [c.message for c in report.checks if "not implemented yet" not in c.message]
+
+
+def test_descent_checks_draw_the_iterates(graded):
+    """Every public gd / gd_momentum check carries a picture, passed or failed; hidden ones none."""
+    for key, source in (("solution", solution_source(A)), ("no_bias_correction", mutant_source("no_bias_correction"))):
+        report = graded(key, source)
+        for c in report.checks:
+            want = 1 if c.name in PUBLIC_DESCENT else 0
+            assert len(c.figures) == want, (key, c.name, len(c.figures))
+            for f in c.figures:
+                assert f.png.startswith(b"\x89PNG") and "iterates" in f.caption
+
+
+# -- one-line mutants ---------------------------------------------------------------------------
+@pytest.mark.parametrize("mutant, fails, main, hint", ROWS)
+def test_mutant_loses_exactly_its_checks(graded, mutant, fails, main, hint):
+    report = graded(mutant, mutant_source(mutant))
+    assert failing(report) == fails, unexpected(report, fails)
+    assert report.score == FULL - sum(POINTS[name] for name in fails)
+    got = check(report, main).hint
+    assert got and hint in got, f"expected a hint with {hint!r}, got {got!r}"
+
+
+@pytest.mark.parametrize("mutant, name, hint", OTHER_HINTS)
+def test_other_failing_checks_blame_the_right_thing(graded, mutant, name, hint):
+    got = check(graded(mutant, mutant_source(mutant)), name).hint
+    assert got and hint in got, f"expected a hint with {hint!r}, got {got!r}"
+
+
+# -- data ---------------------------------------------------------------------------------------
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+HELPERS = _load(ROOT / "assignments" / A / "helpers.py", "_toy_mlp_helpers")
+
+
+def test_load_digits_784_offline():
+    X, y, Xt, yt = HELPERS.load_digits_784(seed=0)
+    assert X.shape == (1438, 784) and Xt.shape == (359, 784)
+    assert str(X.dtype) == "torch.float32" and str(y.dtype) == "torch.int64"
+    assert 0.0 <= float(X.min()) and float(X.max()) <= 1.0 and set(y.tolist()) == set(range(10))
+    # Upsampling keeps the picture: sampled at the 8x8 pixel centres, the 28x28 image is the original.
+    split = load_digits_arrays(0.2, 0)
+    centres = np.round(3.5 * np.arange(8) + 1.25).astype(int)
+    sampled = X[:20].numpy().reshape(20, 28, 28)[:, centres][:, :, centres]
+    assert np.corrcoef(sampled.ravel(), split.X_train[:20].ravel())[0, 1] > 0.95
+    again = HELPERS.load_digits_784(seed=0)
+    assert all((a == b).all() for a, b in zip((X, y, Xt, yt), again))
+
+
+@pytest.fixture(scope="module")
+def idx_folder():
+    """MNIST's four IDX files, made from the upsampled digits (test images gzipped), in a
+    folder the sandbox's unprivileged child may read (pytest's own tmp_path is root-only)."""
+    folder = Path(tempfile.mkdtemp(prefix="toy-mlp-idx-"))
+    folder.chmod(0o755)
+    split = load_digits_arrays(0.2, 0)
+
+    def images(a):
+        return (HELPERS.upsample_28(a) * 255).round().astype(np.uint8).reshape(-1, 28, 28)
+
+    write_idx(folder / "train-images-idx3-ubyte", images(split.X_train))
+    write_idx(folder / "train-labels-idx1-ubyte", split.y_train.astype(np.uint8))
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", images(split.X_val))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", split.y_val.astype(np.uint8))
+    for f in folder.iterdir():
+        f.chmod(0o644)
+    yield folder, split
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_load_digits_784_reads_idx_files(idx_folder):
+    folder, split = idx_folder
+    X, y, Xt, yt = HELPERS.load_digits_784(path=folder)
+    assert X.shape == (len(split.y_train), 784) and Xt.shape == (len(split.y_val), 784)
+    assert str(X.dtype) == "torch.float32" and str(yt.dtype) == "torch.int64"
+    assert y.tolist() == split.y_train.tolist() and yt.tolist() == split.y_val.tolist()
+    assert np.abs(X.numpy() - HELPERS.upsample_28(split.X_train)).max() <= 0.5 / 255 + 1e-6
+
+
+def test_accuracy_check_trains_on_idx_files_with_the_mnist_option(idx_folder, tmp_path):
+    """`--mnist DIR`: the accuracy check trains on the IDX files. The sandbox is told to show DIR
+    (api.grade does not do that yet: its children see an empty private /tmp)."""
+    folder, split = idx_folder
+    path = tmp_path / f"{A}.py"
+    path.write_text(solution_source(A))
+    options = GradeOptions(only=("digits_test_accuracy",), option_overrides={"mnist_dir": str(folder)})
+    with make_sandbox(ASSIGNMENT, expose=[folder]) as sandbox:
+        report = grade_submission(load_submission(path, A), ASSIGNMENT, sandbox, options)
+    result = check(report, "digits_test_accuracy")
+    assert result.status == "passed", result.message
+    assert f"mnist ({len(split.y_train)} training, {len(split.y_val)} test images)" in result.message
+
+
+# -- reference data and tolerances --------------------------------------------------------------
+def test_reference_generation_is_deterministic(sandboxes, tmp_path):
+    """Regenerated into a scratch folder: the same bytes as the reference_data/ in the repository."""
+    first = {p.relative_to(ASSIGNMENT.reference_dir): p.read_bytes()
+             for p in ASSIGNMENT.reference_dir.rglob("*") if p.is_file()}
+    copy = dataclasses.replace(ASSIGNMENT, reference_dir=tmp_path / A)
+    reference.generate(copy, sandboxes(A))
+    second = {p.relative_to(tmp_path / A): p.read_bytes() for p in (tmp_path / A).rglob("*") if p.is_file()}
+    assert second.keys() == first.keys()
+    assert [k for k in first if first[k] != second[k]] == []
+
+
+def _entrywise(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))
+
+
+def test_tolerances_fit_the_solution():
+    """Each tolerance is at least 10x the solution's own error (as assignment.toml's comment says)."""
+    import torch
+
+    torch.set_num_threads(1)
+    sol = _load(ROOT / "solutions" / A / f"{A}.py", "_toy_solution")
+    mis = _load(ROOT / "solutions" / A / "mistakes.py", "_toy_mistakes")  # independent NumPy models
+    spec = {c.name: c for c in ASSIGNMENT.checks}
+    data = {name: reference.load(ASSIGNMENT, c) for name, c in spec.items()}
+    measured = {}
+    for name in MANUAL:  # against autograd, as the check does (the expected values are autograd's)
+        inputs, autograd = data[name]["inputs"], data[name]["expected"]["autograd"]
+        model = sol.ToyMLP().double()
+        with torch.no_grad():
+            for pname, p in model.named_parameters():
+                p.copy_(torch.as_tensor(inputs["weights"][pname]))
+        mine = sol.manual_gradients(model, torch.tensor(inputs["X"]), torch.tensor(inputs["y"]))
+        measured[name] = (max(rel_error(mine[k].numpy(), autograd[k]["__tensor__"]) for k in mine),
+                          spec[name].options["tolerance"])
+    for name in TRAIN:
+        inputs = data[name]["inputs"]
+        epochs = 100 if inputs["epochs"] is None else int(inputs["epochs"])
+        lr = 1.0 if inputs["lr"] is None else float(inputs["lr"])
+        D, H, C = np.shape(inputs["layers"]["0.weight"])[1], *np.shape(inputs["layers"]["2.weight"])[::-1]
+        model = torch.nn.Sequential(torch.nn.Linear(D, H), torch.nn.Sigmoid(), torch.nn.Linear(H, C))
+        with torch.no_grad():
+            for pname, p in model.named_parameters():
+                p.copy_(torch.as_tensor(inputs["layers"][pname]))
+        f32 = sol.train(model, torch.tensor(inputs["X"], dtype=torch.float32), torch.tensor(inputs["y"]), epochs, lr)
+        measured[name] = (_entrywise(f32, mis._train(inputs, epochs=epochs, lr=lr)), spec[name].options["tolerance"])
+    for name in GD + MOMENTUM:
+        inputs = data[name]["inputs"]
+        n = 10 if inputs["max_iter"] is None else int(inputs["max_iter"])
+        alpha, x0 = float(inputs["alpha"]), float(inputs["x0"])
+        if name in GD:  # x_t = (1 - 2 alpha)^t x0, computed by another route
+            other = x0 * (1 - 2 * alpha) ** np.arange(n + 1)
+        else:
+            beta = 0.9 if inputs["beta"] is None else float(inputs["beta"])
+            other = mis._momentum(x0, alpha, beta, n)
+        measured[name] = (_entrywise(data[name]["expected"]["xs"], other), spec[name].options["tolerance"])
+    print("\nmeasured error / tolerance:", {k: f"{v:.1e} / {t:g}" for k, (v, t) in measured.items()})
+    assert {k: v for k, v in measured.items() if v[0] * 10 > v[1]} == {}
