@@ -79,3 +79,10 @@ def test_error_hints():
     assert "device='cpu'" in hint_for_error("AssertionError", "Torch not compiled with CUDA enabled")
     assert "dtype=X.dtype" in hint_for_error("RuntimeError", "expected m1 and m2 to have the same dtype")
     assert hint_for_error("ValueError", "something else") is None
+
+
+def test_float32_precision_where_float64_was_asked():
+    exp = np.random.default_rng(2).standard_normal((4, 3))
+    got = exp.astype(np.float32).astype(np.float64)
+    hint = diagnose(compare_arrays("grads['W1']", tensor(got), exp, 1e-10), {})
+    assert hint and "float32 precision" in hint

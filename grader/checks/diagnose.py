@@ -45,6 +45,17 @@ def nonfinite(cmp: Comparison, ctx: dict) -> str | None:
             "row's maximum score before exponentiating (a numerically stable softmax).")
 
 
+def precision_lost(cmp: Comparison, ctx: dict) -> str | None:
+    """Right to float32 precision but not beyond, where float64 was asked for."""
+    if cmp.problem != "values" or cmp.rel_error is None or cmp.got is None:
+        return None
+    if 1e-9 < cmp.rel_error < 1e-5 and _close(cmp.got, cmp.expected.astype(np.float32).astype(np.float64), 1e-6):
+        return (f"{cmp.label} is right only to float32 precision (rel_error {cmp.rel_error:.1g}): part of the "
+                f"computation ran in float32. Keep the inputs' dtype (float64) throughout: no .float(), no "
+                f"dtype=torch.float32.")
+    return None
+
+
 def transposed(cmp: Comparison, ctx: dict) -> str | None:
     g, e = cmp.got, cmp.expected
     if g is None or e is None or e.ndim != 2 or e.shape[0] == e.shape[1] and _close(g, e):
@@ -132,7 +143,7 @@ def dtype_device(cmp: Comparison, ctx: dict) -> str | None:
 
 
 DEFAULT_DIAGNOSES: tuple[Diagnosis, ...] = (
-    known_variant, nonfinite, dtype_device, wrong_axis, transposed, regularization, constant_factor,
+    known_variant, nonfinite, dtype_device, wrong_axis, transposed, regularization, constant_factor, precision_lost,
 )
 
 

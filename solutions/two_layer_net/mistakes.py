@@ -42,6 +42,15 @@ def _forward_backward(inputs: dict, reg: float, *, mask=True, reg_bias=False):
     return data_loss, reg_term, g
 
 
+def _fancy_index_loss(inputs: dict) -> float:
+    p = inputs["params"]
+    X, y = np.asarray(inputs["X"], float), np.asarray(inputs["y"], int)
+    s = np.maximum(X @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b2"]
+    shifted = s - s.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probs[:, y].mean())
+
+
 GRAD_MISTAKES = {
     ("the ReLU mask is missing in the backward pass: the gradient flows through hidden units that were off "
      "(hidden <= 0). Multiply the upstream gradient by (hidden > 0)."): dict(mask=False),
@@ -63,6 +72,8 @@ def known_mistakes(check: str, probe: str, inputs, options: dict) -> dict | None
         f"the loss is summed over the batch instead of averaged: divide the data loss by N = {N}.":
             N * data + reg_term,
         "the regularization term is counted twice.": data + 2 * reg_term,
+        ("the loss picks scores[:, y] (an N x N block: every row's score for every label) instead of one score "
+         "per row: index with scores[torch.arange(N), y]."): _fancy_index_loss(inputs) + reg_term,
     }
     # Keep only mistakes that change the value here (with reg = 0, reg mistakes are invisible).
     loss = {h: float(v) for h, v in loss.items() if abs(v - (data + reg_term)) > 1e-9 * max(1.0, abs(data))}
