@@ -41,6 +41,9 @@ parenthesised expression is left alone. A cell magic whose body is Python
   Everything else (calls, loops, ``with``, prints, plots, training, ``assert``,
   ``del``, ``x += 1``, ``params['W1'] = ...``) is skipped and never runs. A cell
   that does not parse is skipped with a note naming what it seems to define.
+  The filter decides what grading runs; containment is the sandbox's job: what is
+  kept still executes there (an imported module's top level, a class body, a
+  decorator), exactly as it would from a ``.py``.
 
 * ``execute``: every code cell, in order, runs at import inside the sandbox, so
   the whole notebook must run top to bottom (its first error fails the import);

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 import site
 import sys
 import shutil
@@ -122,6 +123,15 @@ def describe_error(error: dict, module_file: str, line_map: tuple = ()) -> str:
     if error.get("probe_error"):
         return error.get("message", "")
     return f"{error.get('type', 'Error')}{_where(error, line_map)} of {module_file}: {error.get('message', '')}".rstrip(": ")
+
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d.]*\d(?:e[-+]?\d+)?(?![\w])")
+
+
+def redact_numbers(text: str | None) -> str | None:
+    """A hidden check's hint without numbers of two or more digits: sizes and ratios
+    there come from the hidden inputs and expected values."""
+    return _NUMBER.sub("…", text) if text else text
 
 
 class ModuleSession:
@@ -362,11 +372,12 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
                     results.append(result(spec, "error", f"the grader failed on this check ({type(exc).__name__}); "
                                           f"your instructor has been told", duration=outcome.duration_s))
                     continue
-                message = verdict.message
+                message, hint = verdict.message, verdict.hint
                 if spec.visibility == "hidden":
                     message = verdict.redacted or ("passed" if verdict.passed else "does not match the reference")
+                    hint = redact_numbers(hint)
                 status = "passed" if verdict.passed else "failed"
-                results.append(result(spec, status, message, None if verdict.passed else verdict.hint,
+                results.append(result(spec, status, message, None if verdict.passed else hint,
                                       verdict.score_fraction, outcome.duration_s, verdict.figures))
     finally:
         if session is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, failing, mutate, solution_source, stub_source
@@ -96,6 +97,32 @@ def mutant_source(name: str) -> str:
     return mutate(solution_source(A), old, new)
 
 
+def _numbers(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _numbers(v)
+    elif not isinstance(value, str):
+        try:
+            yield from np.asarray(value, dtype=np.float64).ravel().tolist()
+        except (TypeError, ValueError):
+            return
+
+
+def assert_hidden_values_stay_hidden(report) -> None:
+    """A failed hidden check shows no expected value (6 significant digits, the longer ones)."""
+    for c in report.checks:
+        if c.visibility != "hidden" or c.status == "passed":
+            continue
+        spec = ASSIGNMENT.check(c.name)
+        expected = {f"{v:.6g}" for v in _numbers(reference.load(ASSIGNMENT, spec)["expected"])}
+        text = f"{c.message}\n{c.hint or ''}"
+        leaked = sorted(s for s in expected if len(s) >= 5 and s in text)
+        assert not leaked, f"{c.name}: hidden expected values in the report: {leaked[:5]}"
+
+
 def check(report, name: str):
     return next(c for c in report.checks if c.name == name)
 
@@ -133,6 +160,7 @@ def test_mutant_loses_exactly_its_checks(grade_source, mutant, fails, main, hint
     report = grade_source(A, mutant_source(mutant))
     assert failing(report) == fails, unexpected(report, fails)
     assert report.score == FULL - sum(POINTS[name] for name in fails)
+    assert_hidden_values_stay_hidden(report)
     found = check(report, main).hint
     assert found and hint in found, f"expected a hint with {hint!r}, got {found!r}"
 

@@ -178,7 +178,7 @@ def test_error_in_a_student_function_names_cell_and_line(grade_source):
 
 def test_stub_notebook_is_not_implemented_with_cell_numbers(grade_source):
     report = grade_source(A, notebook(stub_source(A)), filename="hw.ipynb")
-    assert report.score == 0
+    assert scores(report) == scores(grade_source(A, stub_source(A)))
     assert {c.name: c.message for c in report.checks}["forward_pass_toy"].startswith(
         "not implemented yet (nn_forward_pass, cell 2, line")
 
@@ -241,7 +241,7 @@ def test_class_folder_grades_each_entry_as_alone(sandboxes, tmp_path):
         assert together[student].score == alone.score
     assert together["alice"].score == together["alice"].max_score
     assert together["bob"].score == together["dave"].score == together["erin"].score < together["alice"].score
-    assert together["carol"].score == 0
+    assert together["carol"].score < together["bob"].score
     assert (out / "bob" / "feedback.html").is_file() and (out / "dave" / "feedback.ipynb").is_file()
     assert not (out / "alice" / "feedback.ipynb").exists()      # a .py gets no feedback notebook
 
@@ -263,8 +263,9 @@ def test_walkthrough_is_built_from_the_public_checks(bundle):
     assert [s for s in code if s.startswith("check(")] == [f'check("{n}")' for n in public]
     assert not any(c.name in "\n".join(code) for c in a.checks if c.visibility == "hidden")
     headings = [c.source.splitlines()[0] for c in nb.cells if c.source.startswith("## Part")]
-    assert headings == ["## Part 1: Forward", "## Part 2: Loss", "## Part 3: Gradients",
-                        "## Part 4: Training", "## Part 5: Class"]
+    parts = dict.fromkeys(c.part for c in a.checks if c.visibility == "public")
+    assert headings == [f"## Part {i}: {p.capitalize()}" for i, p in enumerate(parts, 1)]
+    assert headings[:3] == ["## Part 1: Forward", "## Part 2: Loss", "## Part 3: Gradients"]
     assert any("compute_numeric_gradient(" in s for s in code) and any("load_digits(" in s for s in code)
 
 
@@ -295,9 +296,14 @@ def walkthrough_runs(bundle, tmp_path_factory) -> dict:
         return {k: f.result() for k, f in futures.items()}
 
 
+def _graded_in_notebook() -> list:
+    """The public checks the walkthrough grades (it grades on the CPU: CUDA ones are skipped)."""
+    return [c for c in api._assignment(A, ROOT).checks if c.visibility == "public" and c.requires != "cuda"]
+
+
 def test_walkthrough_runs_clean_with_the_solution(walkthrough_runs):
     text, images = walkthrough_runs["solution"]
-    public = [c for c in api._assignment(A, ROOT).checks if c.visibility == "public" and c.requires != "cuda"]
+    public = _graded_in_notebook()
     assert text.count("✅") == len(public) and "💥" not in text and "❌" not in text
     assert f"public checks: {len(public)} of {len(public)} passed" in text
     assert "rel_error" in text and "too large" not in text               # the numeric gradient check
@@ -306,6 +312,7 @@ def test_walkthrough_runs_clean_with_the_solution(walkthrough_runs):
 
 def test_walkthrough_runs_to_the_end_on_the_stub(walkthrough_runs):
     text, images = walkthrough_runs["stub"]
-    assert "✅" not in text and text.count("not implemented yet") >= 20
+    n, passed = len(_graded_in_notebook()), text.count("✅")
+    assert passed < n / 4 and text.count("not implemented yet") >= n - passed
     assert "⏳ training on the digits data: not implemented yet" in text   # the last step ran too
-    assert "public checks: 0 of 20 passed" in text
+    assert f"public checks: {passed} of {n} passed" in text

@@ -324,8 +324,14 @@ def train(got, expected, ctx: JudgeContext) -> Verdict:
     first = int(np.argmax(bad))
     head = (f"{call}: the losses leave the reference's at step {first}" if first else
             f"{call}: the losses differ from the reference's from the first step")
-    hint = None
-    if first == 0:  # the first loss is taken before any step: known mistakes of get_loss show there
+    hint, extra = None, ""
+    final_loss = got.get("final_loss") or {}
+    flat, column = final_loss.get("flat"), final_loss.get("column")
+    if flat is not None and column is not None and abs(flat - column) > 1e-9 * max(1.0, abs(column)):
+        extra = (f"\nwith the trained network your get_loss gives {flat:.6g} for y of shape ({n},) and {column:.6g} "
+                 f"for the same targets as ({n}, 1)")
+        hint = _trap(n)
+    if hint is None and first == 0:  # the first loss comes before any step: get_loss mistakes show there
         hint = _scalar_hint(losses[0], (ctx.mistakes or {}).get("first_loss", {}), 1e-9)
     if hint is None and first == 0 and np.allclose(losses[:-1], ref[1:], rtol=1e-6, atol=0):
         hint = "losses[i] must be the loss before step i: record get_loss(x, y) before backward and apply_gradients."
@@ -335,5 +341,5 @@ def train(got, expected, ctx: JudgeContext) -> Verdict:
     if hint is None:
         hint = ("the first loss matches and later ones do not: the steps differ from the reference's; the "
                 "gradient and apply_gradients checks say which part is off.")
-    return Verdict(False, f"{head}; {final}\n{c.message}", hint, f"{head}\n{c.redacted}", figures=figures)
+    return Verdict(False, f"{head}; {final}{extra}\n{c.message}", hint, f"{head}\n{c.redacted}", figures=figures)
 

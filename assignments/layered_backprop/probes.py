@@ -214,7 +214,17 @@ def train(student, inputs, ctx):
     with torch.no_grad():
         on_grid = trained.forward(torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1))
         y_pred = trained.forward(x)
-    return {"losses": losses, "y_pred": y_pred, "grid_pred": on_grid}
+    out = {"losses": losses, "y_pred": y_pred, "grid_pred": on_grid}
+    if o.get("flat_y"):
+        # The trained network's loss for the same targets as (N,) and as (N, 1). (At the
+        # start the two can agree by symmetry: on the five points with zero biases they do.)
+        out["final_loss"] = {}
+        for name, flat in (("flat", True), ("column", False)):
+            try:
+                out["final_loss"][name] = float(trained.get_loss(x, _data(inputs, ctx, flat_y=flat)[1]))
+            except Exception:  # noqa: BLE001 - a loss that cannot be computed is no evidence either way
+                out["final_loss"][name] = None
+    return out
 
 
 def _shape_of_y_matters(student, inputs, ctx) -> bool:

@@ -161,6 +161,19 @@ def _trainer(student, ctx):
     return which, train
 
 
+def _floats(values):
+    """A curve as a list of floats (from a list of numbers or 0-dim tensors, or a 1-D tensor);
+    anything else as it is, for the judge to describe."""
+    if isinstance(values, torch.Tensor) and values.dim() == 1:
+        values = values.detach().cpu().tolist()
+    if isinstance(values, (list, tuple)):
+        try:
+            return [float(v) for v in values]
+        except (TypeError, ValueError, RuntimeError):
+            return list(values)
+    return values
+
+
 def _defaults(fn) -> dict:
     """The keyword defaults of the student's trainer, as plain values."""
     try:
@@ -306,8 +319,7 @@ def train_curves(student, inputs, ctx):
     curves = result[1]
     if not isinstance(curves, dict):
         raise ProbeError(f"{which} should return (params, curves) with curves a dict of lists")
-    plain = {k: [float(v) for v in curves[k]] if isinstance(curves.get(k), (list, tuple)) else curves.get(k)
-             for k in CURVES if k in curves}
+    plain = {k: _floats(curves[k]) for k in CURVES if k in curves}
     return {"curves": plain, "curve_keys": sorted(str(k) for k in curves), "randperm": seen["randperm"],
             "defaults": _defaults(getattr(student, which)),
             "forward_rows": seen["forward_rows"],
@@ -328,9 +340,9 @@ def train_accuracy(student, inputs, ctx):
         test = _softmax_net(p, data.Xtest)
         grid = _softmax_net(p, data.Xgrid)
     acc = 100.0 * float((test.argmax(dim=1) == data.Ytest.argmax(dim=1)).double().mean())
-    loss = curves.get("loss_train")
+    loss = _floats(curves.get("loss_train"))
     return {"acc_test": acc, "grid_p1": grid[:, 1],
-            "loss_train": [float(v) for v in loss] if isinstance(loss, (list, tuple)) else []}
+            "loss_train": loss if isinstance(loss, list) and all(isinstance(v, float) for v in loss) else []}
 
 
 # -- probes: bonus -----------------------------------------------------------------

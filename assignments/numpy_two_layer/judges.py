@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import Verdict, as_array, as_number, compare_arrays, describe, diagnose, verdict_from
+from grader.checks import Verdict, as_array, compare_arrays, describe, diagnose, verdict_from
 from grader.checks.compare import Comparison
 from grader.checks.judges import JudgeContext
 from grader.checks.trajectory import compare_trajectory, matching_variant, trajectory_pattern
@@ -101,9 +101,9 @@ def gradients_vs_numeric(got, expected, ctx: JudgeContext) -> Verdict:
         return Verdict(True, f"{label}: both gradients agree with central differences of your own loss; "
                              f"{v.message}")
     hint = v.hint or ("your gradients do not follow your own loss: the backward pass and the forward pass "
-                      "disagree. Check each step of the chain rule against the forward code: d loss / d y_pred "
-                      "= 2 * (y_pred - y), the ReLU passes the gradient only where h > 0, grad_w2 = h_relu.T @ "
-                      "grad_y_pred, grad_w1 = x.T @ grad_h.")
+                      "disagree. Walk the forward code backwards, one line at a time: the derivative of the "
+                      "squared error, which array each matrix product uses, and where the ReLU lets the "
+                      "gradient through.")
     return Verdict(False, f"{label} vs central differences (h = 1e-6) of its own loss:\n{v.message}", hint,
                    f"{label} vs central differences of its own loss:\n{v.redacted}")
 
@@ -126,9 +126,11 @@ def _numeric_hint(c: Comparison, ctx: JudgeContext) -> str | None:
                 return (f"{c.label} is half the slope of your loss: the factor 2 of d/dy_pred (y_pred - y) ** 2 "
                         f"= 2 * (y_pred - y) is missing.")
             if abs(ratio - 2) < 1e-6:
-                return f"{c.label} is twice the slope of your loss: is the loss halved (0.5 * sum) while the gradient is not?"
+                return (f"{c.label} is twice the slope of your loss: is the loss halved (0.5 * sum) while the "
+                        f"gradient is not?")
             if abs(ratio + 1) < 1e-6:
-                return f"{c.label} has the wrong sign everywhere: d loss / d y_pred is 2 * (y_pred - y), not 2 * (y - y_pred)."
+                return (f"{c.label} has the wrong sign everywhere: d loss / d y_pred is 2 * (y_pred - y), "
+                        f"not 2 * (y - y_pred).")
     hint = diagnose(c)
     return hint and hint.replace("the reference", "the numeric gradient of your loss")
 
@@ -152,9 +154,11 @@ def versions_agree(got, expected, ctx: JudgeContext) -> Verdict:
         if not all(c.passed for c in ref):
             off.append(version)
     if off == ["numpy"]:
-        hint = "your torch version matches the reference here and your NumPy version does not: fix numpy_forward_backward."
+        hint = ("your torch version matches the reference here and your NumPy version does not: "
+                "fix numpy_forward_backward.")
     elif off == ["torch"]:
-        hint = "your NumPy version matches the reference here and your torch version does not: fix torch_forward_backward."
+        hint = ("your NumPy version matches the reference here and your torch version does not: "
+                "fix torch_forward_backward.")
     else:
         hint = ("the two versions should do the same arithmetic: compare them line by line "
                 "(x.dot(w1) / x.mm(w1), np.maximum / clamp(min=0), .T / .t()).")
@@ -211,7 +215,8 @@ def _mean_hint(c: Comparison, ctx: JudgeContext, advice: str) -> str | None:
         return None
     n_out = int(np.asarray(ctx.inputs["y"]).size)
     if abs(g[0] * n_out - e[0]) <= 1e-4 * abs(e[0]):
-        return f"your first loss is the reference's divided by {n_out} = N * D_out, the number of entries of y: {advice}"
+        return (f"your first loss is the reference's divided by {n_out} = N * D_out, the number of entries of y: "
+                f"{advice}")
     return None
 
 
@@ -329,14 +334,16 @@ def model_structure(got, expected, ctx: JudgeContext) -> Verdict:
         parts = []
         for m in layers:
             if m["type"] == "Linear":
-                parts.append(f"Linear({m['in_features']}, {m['out_features']}" + ("" if m["bias"] else ", bias=False") + ")")
+                bias = "" if m["bias"] else ", bias=False"
+                parts.append(f"Linear({m['in_features']}, {m['out_features']}{bias})")
             else:
                 parts.append(f"{m['type']}()")
         return ", ".join(parts)
 
     if not got.get("is_sequential"):
         return _fail(f"build_model({D_in}, {H}, {D_out}) returned a {got.get('class')}, expected {want}",
-                     "return torch.nn.Sequential(torch.nn.Linear(D_in, H), torch.nn.ReLU(), torch.nn.Linear(H, D_out)).")
+                     "return a torch.nn.Sequential of the three layers (the other building blocks take "
+                     "other arguments).")
     layers = got.get("layers") or []
     yours = f"Sequential({show(layers)})"
     if layers == expected["layers"] and got.get("output_shape") == expected["output_shape"]:
@@ -348,7 +355,8 @@ def model_structure(got, expected, ctx: JudgeContext) -> Verdict:
     elif len(types) == 3 and types[0] == types[2] == "Linear" and types[1] != "ReLU":
         hint = f"the activation is {types[1]}; the lecture's network uses ReLU."
     elif len(layers) == 3 and any(not m["bias"] for m in layers if m["type"] == "Linear"):
-        hint = "nn.Linear layers keep their bias here (the default bias=True): only the NumPy and tensor versions have no biases."
+        hint = ("nn.Linear layers keep their bias here (the default bias=True): only the NumPy and tensor "
+                "versions have no biases.")
     elif len(layers) == 3 and layers[0].get("in_features") == H and layers[0].get("out_features") == D_in:
         hint = "the sizes of a Linear layer are (in_features, out_features): Linear(D_in, H) maps D_in inputs to H."
     else:

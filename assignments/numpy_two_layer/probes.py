@@ -81,8 +81,9 @@ def _tensors(inputs, ctx, requires_grad=False):
 
 def _triple(out, name):
     if not isinstance(out, (tuple, list)) or len(out) != 3:
+        length = f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""
         raise ProbeError(f"{name}(x, y, w1, w2) must return (loss, grad_w1, grad_w2); "
-                         f"it returned {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else ""))
+                         f"it returned {type(out).__name__}{length}")
     return out
 
 

@@ -96,6 +96,30 @@ def _missing(label, got):
     return Comparison(label, False, "type", msg, msg)
 
 
+def _numeric_hint(c, ctx: JudgeContext, key: str) -> str | None:
+    """Here the 'expected' side is the slope of the student's own loss: a mismatch
+    means the loss and the gradients disagree, and the hint must say which way."""
+    g, e = c.got, c.expected
+    if g is None or e is None or g.shape != e.shape:
+        return None
+    N = int(np.asarray(ctx.inputs["X"]).shape[0])
+    reg = float(ctx.options.get("reg", 0.0))
+    W = np.asarray(ctx.inputs["params"][key], float)
+    close = lambda a, b: np.allclose(a, b, rtol=1e-5, atol=1e-8)  # noqa: E731
+    if reg and not key.startswith("b") and close(g, e + 2 * reg * W):
+        return ("your gradients include the regularization term 2 * reg * W but your loss has no "
+                "reg * sum(W**2) (or its slope differs): add the same term to the loss.")
+    if reg and not key.startswith("b") and close(g, e - 2 * reg * W):
+        return ("your loss includes reg * sum(W**2) but your gradients lack its slope 2 * reg * W.")
+    if close(g * N, e):
+        return (f"your loss is {N}x the slope your gradients follow (N = {N}): one of them averages over the "
+                f"batch and the other sums; the loss is the mean over the N samples.")
+    if close(g, e * N):
+        return (f"your gradients are {N}x the slope of your loss (N = {N}): divide the gradients by N, as the "
+                f"loss averages over the batch.")
+    return None
+
+
 def gradients_vs_numeric(got, expected, ctx: JudgeContext) -> Verdict:
     """The student's analytic gradients against central differences of the student's own loss."""
     tol = float(ctx.options.get("tolerance", 1e-6))
@@ -110,13 +134,12 @@ def gradients_vs_numeric(got, expected, ctx: JudgeContext) -> Verdict:
             continue
         c = compare_arrays(f"grads['{k}']", analytic[k], got["numeric"][k], tol)
         if not c.passed:
-            hint = diagnose(c, {"N": int(np.asarray(ctx.inputs["X"]).shape[0]), "reg": ctx.options.get("reg", 0.0),
-                                "W": ctx.inputs["params"][k], "is_bias": k.startswith("b")})
+            hint = _numeric_hint(c, ctx, k)
             # Say that the comparison is with the student's own loss, not with ours.
             c = type(c)(c.label, False, c.problem,
                         c.message.replace("expected", "numeric gradient of your loss"),
                         c.redacted, c.got, c.expected, c.rel_error)
-            hints[c.label] = hint and hint.replace("the reference", "the numeric gradient")
+            hints[c.label] = hint
         cmps.append(c)
     v = verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
     if not v.passed and not v.hint:
@@ -172,6 +195,8 @@ def dtype_preserved(got, expected, ctx: JudgeContext) -> Verdict:
         return Verdict(False, msg, redacted=msg)
     cmps += walk_compare(lg[0], elg[0], "loss", tol, dtype=dtype, device=ctx.device)
     hints = {}
+    if not cmps[-1].passed and as_number(lg[0]) is not None:
+        hints["loss"] = _loss_hint(as_number(lg[0]), ctx, tol)
     for k in KEYS:
         if k not in lg[1]:
             cmps.append(_missing(f"grads['{k}']", lg[1]))
@@ -199,7 +224,12 @@ def sample_batch(got, expected, ctx: JudgeContext) -> Verdict:
         problems.append(f"y_batch is {describe(first[1])}, expected shape ({b},)")
     if problems:
         msg = "; ".join(problems)
-        return Verdict(False, msg, None, msg)
+        hint = None
+        if Xb is not None and Xb.values.ndim == 2 and Xb.values.shape[0] == min(b, n) < b:
+            hint = (f"only {n} rows came back for batch_size {b}: sampling without replacement (e.g. "
+                    f"torch.randperm) cannot draw more rows than there are. Draw indices with replacement: "
+                    f"torch.randint(num_train, (batch_size,)).")
+        return Verdict(False, msg, hint, msg)
     ids = Xb.values[:, 0].astype(int)
     if (ids >= n).any():
         msg = f"X_batch holds rows past num_train = {n} (row {int(ids.max())})"
@@ -299,10 +329,11 @@ def train_decay(got, expected, ctx: JudgeContext) -> Verdict:
     inputs = ctx.inputs
     want = _expected_learning_rates(inputs)
     steps = _steps(got, inputs).get("W1")
-    seen = [float(np.mean(x)) for x in steps] if steps else None
-    if seen is None or len(seen) != len(want):
-        msg = "could not follow the updates (see the update check)"
-        return Verdict(False, msg, None, msg)
+    # The size of each step: a sign error is the update check's business, not the schedule's.
+    seen = [abs(float(np.mean(x))) for x in steps] if steps else None
+    if seen is None or len(seen) != len(want) or not any(seen):
+        msg = "no update of params could be seen, so neither could the learning-rate schedule"
+        return Verdict(False, msg, "see the nn_train_sgd_update check: the params must be updated in place.", msg)
     per_epoch = max(int(inputs["num_train"]) // int(inputs["batch_size"]), 1)
     for it, (s, w) in enumerate(zip(seen, want)):
         if abs(s - w) > 1e-6 * max(1.0, abs(w)):
@@ -457,21 +488,31 @@ def net_init(got, expected, ctx: JudgeContext) -> Verdict:
 
 
 def net_methods(got, expected, ctx: JudgeContext) -> Verdict:
-    """The methods give exactly what the student's own functions give (delegation),
-    whether or not those functions are right: correctness is graded elsewhere."""
-    if got.get("loss_history_len") != 3:
-        msg = f"TwoLayerNet.train(num_iters=3) returned a loss_history of length {got.get('loss_history_len')}"
-        return Verdict(False, msg, "train should return nn_train(self.params, ...)'s stats dict.", msg)
-    cmps = walk_compare(got["loss_grads"], got["direct_loss_grads"], "net.loss(X, y, reg)", 0.0)
-    cmps += walk_compare(got["scores"], got["direct_scores"], "net.loss(X)", 0.0)
-    cmps += walk_compare(got["labels"], got["direct_labels"], "net.predict(X)", 0.0)
-    v = verdict_from(cmps)
-    if not v.passed:
-        return Verdict(False, v.message.replace("expected", "your function gives"),
-                       "the methods should delegate: loss -> nn_forward_backward(self.params, X, y, reg), predict -> "
-                       "nn_predict(self.params, nn_forward_backward, X), train -> nn_train(self.params, ...).",
-                       v.redacted)
-    return Verdict(True, "loss, predict and train give what nn_forward_backward, nn_predict and nn_train give")
+    """Each method behaves exactly as the function it delegates to (same result, or
+    the same exception), whether or not that function is right: correctness is
+    graded by the functions' own checks."""
+    pairs = {"loss": ("net.loss(X, y, reg)", "nn_forward_backward(params, X, y, reg)"),
+             "scores": ("net.loss(X)", "nn_forward_backward(params, X)"),
+             "labels": ("net.predict(X)", "nn_predict(params, nn_forward_backward, X)"),
+             "train": ("net.train(...)", "nn_train(params, ...)")}
+    keys = {"loss": "loss_grads", "scores": "scores", "labels": "labels", "train": "train"}
+    for what, (method, function) in pairs.items():
+        m, f = got.get(keys[what], {}), got.get("direct_" + keys[what], {})
+        if "raised" in m or "raised" in f:
+            if m.get("raised") == f.get("raised"):
+                continue
+            msg = (f"{method} {'raised ' + m['raised'] if 'raised' in m else 'returned a value'} but {function} "
+                   f"{'raised ' + f['raised'] if 'raised' in f else 'returned a value'}")
+            return Verdict(False, msg, _DELEGATE, msg)
+        cmps = walk_compare(m.get("value"), f.get("value"), method, 0.0)
+        if not all(c.passed for c in cmps):
+            v = verdict_from(cmps)
+            return Verdict(False, v.message.replace("expected", f"{function} gives"), _DELEGATE, v.redacted)
+    return Verdict(True, "loss, predict and train behave exactly as nn_forward_backward, nn_predict and nn_train")
+
+
+_DELEGATE = ("the methods should delegate: loss -> nn_forward_backward(self.params, X, y, reg), predict -> "
+             "nn_predict(self.params, nn_forward_backward, X), train -> nn_train(self.params, ...).")
 
 
 def save_load(got, expected, ctx: JudgeContext) -> Verdict:

@@ -12,6 +12,8 @@ Two kinds of functions:
 from __future__ import annotations
 
 import inspect
+import random
+import traceback
 
 import numpy as np
 import torch
@@ -115,21 +117,21 @@ def loss_grads_scores(student, inputs, ctx):
 
 
 def analytic_and_numeric(student, inputs, ctx):
-    """The student's gradients next to central differences of the student's own loss."""
-    params, X, y = _problem(inputs, ctx)
+    """The student's gradients next to central differences of the student's own loss.
+
+    Every call gets fresh tensors made from the inputs: a student who modifies
+    params in place loses the in-place check, not this one too."""
+    _, X, y = _problem(inputs, ctx)
     reg = ctx.options.get("reg", 0.0)
-    out = student.nn_forward_backward(params, X, y, reg=reg)
+    out = student.nn_forward_backward(_problem(inputs, ctx)[0], X.clone(), y.clone(), reg=reg)
     if not isinstance(out, (tuple, list)) or len(out) != 2 or not isinstance(out[1], dict):
         raise ProbeError("nn_forward_backward(params, X, y, reg) must return (loss, grads) with grads a dict")
     numeric = {}
     for k in KEYS:
-        base = {kk: vv.clone() for kk, vv in params.items()}
-
-        def f(x, k=k, base=base):
-            p = dict(base)
+        def f(x, k=k):
+            p = _problem(inputs, ctx)[0]
             p[k] = torch.tensor(x, dtype=torch.float64, device=ctx.device)
-            loss = student.nn_forward_backward(p, X, y, reg=reg)[0]
-            return float(loss)
+            return float(student.nn_forward_backward(p, X.clone(), y.clone(), reg=reg)[0])
 
         numeric[k] = numeric_gradient(f, inputs["params"][k].astype(np.float64).copy(), h=1e-6)
     return {"analytic": out[1], "numeric": numeric}
@@ -267,20 +269,53 @@ def net_init(student, inputs, ctx):
             "device_default": repr(default_device.default) if default_device is not None else None}
 
 
+def _outcome(call):
+    """What a call gave, or which exception it raised and in which function:
+    delegation is judged by whether the method and the function behave the same,
+    right or wrong (a method that is still a stub raises in the method itself)."""
+    try:
+        return {"value": call()}
+    except Exception as exc:  # the student's function failed; so should the method
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = frames[-1].name if frames else "?"
+        if isinstance(exc, NotImplementedError) and where in ("__init__", "loss", "predict", "train"):
+            raise  # the method itself is still a stub: "not implemented yet", not a delegation problem
+        return {"raised": f"{type(exc).__name__} in {where}"}
+
+
 def net_methods(student, inputs, ctx):
     D, H, C = (int(s) for s in inputs["sizes"])
-    params, X, y = _problem(inputs, ctx)
-    net = student.TwoLayerNet(D, H, C, dtype=_dtype(ctx), device=ctx.device)
-    net.params = params
-    loss_grads = net.loss(X, y, reg=0.1)
-    scores = net.loss(X)
-    labels = net.predict(X)
-    direct = {"direct_loss_grads": student.nn_forward_backward(params, X, y, 0.1),
-              "direct_scores": student.nn_forward_backward(params, X),
-              "direct_labels": student.nn_predict(params, student.nn_forward_backward, X)}
-    stats = net.train(X, y, X, y, learning_rate=1e-2, num_iters=3, batch_size=4, verbose=False)
-    return {"loss_grads": loss_grads, "scores": scores, "labels": labels, **direct,
-            "loss_history_len": len(stats["loss_history"]) if isinstance(stats, dict) and "loss_history" in stats else -1}
+    _, X, y = _problem(inputs, ctx)
+
+    def fresh():
+        return _problem(inputs, ctx)[0]
+
+    def net():
+        n = student.TwoLayerNet(D, H, C, dtype=_dtype(ctx), device=ctx.device)
+        n.params = fresh()
+        return n
+
+    def trained(make, train):
+        obj = make()  # before seeding: a constructor may draw from the generators
+        random.seed(5)
+        np.random.seed(5)
+        torch.manual_seed(5)
+        stats = train(obj)
+        return [float(v) for v in stats["loss_history"]]
+
+    return {
+        "loss_grads": _outcome(lambda: net().loss(X, y, reg=0.1)),
+        "direct_loss_grads": _outcome(lambda: student.nn_forward_backward(fresh(), X, y, 0.1)),
+        "scores": _outcome(lambda: net().loss(X)),
+        "direct_scores": _outcome(lambda: student.nn_forward_backward(fresh(), X)),
+        "labels": _outcome(lambda: net().predict(X)),
+        "direct_labels": _outcome(lambda: student.nn_predict(fresh(), student.nn_forward_backward, X)),
+        "train": _outcome(lambda: trained(net, lambda n: n.train(X, y, X, y, learning_rate=1e-2, num_iters=3,
+                                                                  batch_size=4, verbose=False))),
+        "direct_train": _outcome(lambda: trained(fresh, lambda p: student.nn_train(
+            p, student.nn_forward_backward, student.nn_predict, X, y, X, y, learning_rate=1e-2,
+            num_iters=3, batch_size=4, verbose=False))),
+    }
 
 
 def save_load(student, inputs, ctx):

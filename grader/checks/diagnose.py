@@ -108,7 +108,8 @@ def regularization(cmp: Comparison, ctx: dict) -> str | None:
 def constant_factor(cmp: Comparison, ctx: dict) -> str | None:
     """Yours = c * expected everywhere, for a c that names a mistake."""
     g, e = cmp.got, cmp.expected
-    if g is None or e is None or g.shape != e.shape or not np.all(np.isfinite(g)):
+    # A single number is always some multiple of another: that says nothing.
+    if g is None or e is None or g.shape != e.shape or g.size < 2 or not np.all(np.isfinite(g)):
         return None
     denom = float(np.sum(e * e))
     if denom == 0.0:

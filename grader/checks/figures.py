@@ -21,15 +21,24 @@ __all__ = ["decision_surface", "error_heatmaps", "curves"]
 
 
 def _pyplot():
+    # No matplotlib.use(...): judges also run inside students' notebooks, whose backend
+    # must stay as it is. Without a display pyplot falls back to Agg by itself.
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except Exception:  # not installed, or no usable backend: reports go without pictures
         log.info("matplotlib unavailable: no figure")
         return None
     return plt
+
+
+def _figure(**kw):
+    """A matplotlib Figure outside pyplot: no global state, nothing shown, nothing to close."""
+    try:
+        from matplotlib.figure import Figure as MplFigure
+    except Exception:
+        log.info("matplotlib unavailable: no figure")
+        return None
+    return MplFigure(**kw)
 
 
 def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, caption: str, title: str = "",
@@ -43,22 +52,28 @@ def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, capt
     integer ``labels`` (n,) are drawn on top; ``curves`` (name -> values per step)
     adds a second panel, e.g. {"yours": [...], "reference": [...]}.
     """
-    plt = _pyplot()
-    if plt is None:
-        return None
     values = np.asarray(values, dtype=np.float64)
-    if values.shape != (len(ys), len(xs)) or not np.all(np.isfinite(values)):
+    if values.shape != (len(ys), len(xs)):
         return None
+    finite = np.isfinite(values)
+    values = np.where(finite, values, np.nan)  # inf/NaN (a diverged network) are left blank
     ncols = 2 if curves else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(4.4 * ncols, 3.8), squeeze=False)
+    fig = _figure(figsize=(4.4 * ncols, 3.8))
+    if fig is None:
+        return None
+    axes = fig.subplots(1, ncols, squeeze=False)
     ax = axes[0, 0]
-    lo, hi = min(0.0, float(values.min())), max(1.0, float(values.max()))
+    lo = min(0.0, float(np.nanmin(values))) if finite.any() else 0.0
+    hi = max(1.0, float(np.nanmax(values))) if finite.any() else 1.0
     # imshow rather than contourf: the same picture at a fraction of the drawing time.
     image = ax.imshow(values, origin="lower", extent=(xs[0], xs[-1], ys[0], ys[-1]), cmap="RdBu_r", alpha=0.6,
                       vmin=lo, vmax=hi, interpolation="bilinear", aspect="auto")
-    if values.min() < 0.5 < values.max():
+    if finite.all() and values.min() < 0.5 < values.max():
         ax.contour(xs, ys, values, levels=[0.5], colors="k", linewidths=1.2)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=value_label)
+    if not finite.all():
+        ax.text(0.5, 0.02, f"{int((~finite).sum())} of {values.size} outputs are inf or NaN (left blank)",
+                transform=ax.transAxes, ha="center", fontsize=8, color="darkred")
     if points is not None and labels is not None:
         points, labels = np.asarray(points, dtype=np.float64), np.asarray(labels).astype(int)
         size = 40 if len(points) < 50 else 18
@@ -91,7 +106,6 @@ def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, capt
     fig.subplots_adjust(left=0.07 if curves else 0.12, right=0.97, bottom=0.13, top=0.91, wspace=0.5)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
     return Figure(caption, buf.getvalue())
 
 

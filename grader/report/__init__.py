@@ -54,7 +54,8 @@ def render_html(report: Report, figures: list[Figure] | None = None) -> str:
 def gradescope_results(report: Report) -> dict:
     """Gradescope's autograder ``results.json``. Hidden checks show after grades are published."""
     tests = []
-    for i, c in enumerate(report.checks, 1):
+    # A skipped check (no GPU here) neither counts nor shows: Gradescope would call it failed.
+    for i, c in enumerate((c for c in report.checks if c.status != "skipped"), 1):
         text = c.message + (f"\nLikely cause: {c.hint}" if c.hint else "")
         tests.append({
             "name": c.name,

@@ -38,12 +38,14 @@ GRAD_MISTAKES = {
     "the ReLU mask is inverted: the gradient must pass where h > 0 and be zeroed where h < 0.":
         dict(mask="inverted"),
     "grad_w2 = h_relu.T @ grad_y_pred uses the ReLU's output, not the pre-activation h.": dict(relu_for_w2=False),
-    "this is the mean squared error: the lecture's loss is the sum, np.square(y_pred - y).sum() "
-    "(and its gradient 2 * (y_pred - y), not divided by the number of entries).": dict(mean=True),
+    "this is the mean squared error: the lecture's loss is the sum of the squared errors, "
+    "((y_pred - y) ** 2).sum(), so no division by the number of entries, in the loss or its gradient.":
+        dict(mean=True),
 }
 
 LOSS_MISTAKES = {
-    "this is the mean squared error: the lecture's loss is the sum, np.square(y_pred - y).sum().":
+    "this is the mean squared error: the lecture's loss is the sum of the squared errors, "
+    "((y_pred - y) ** 2).sum(), not their mean.":
         lambda x, y, w1, w2: float(np.mean((np.maximum(x @ w1, 0) @ w2 - y) ** 2)),
     "the loss has a 0.5 factor; the lecture's loss is the plain sum of squares.":
         lambda x, y, w1, w2: 0.5 * float(np.sum((np.maximum(x @ w1, 0) @ w2 - y) ** 2)),

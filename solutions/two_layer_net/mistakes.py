@@ -60,7 +60,7 @@ GRAD_MISTAKES = {
 
 
 def known_mistakes(check: str, probe: str, inputs, options: dict) -> dict | None:
-    if probe != "loss_and_grads":
+    if probe not in ("loss_and_grads", "loss_grads_scores"):
         return None
     reg = float(options.get("reg", 0.0))
     N = np.asarray(inputs["X"]).shape[0]
