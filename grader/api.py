@@ -106,6 +106,11 @@ def grading_key(assignment: Assignment, device: str, overrides: dict) -> str:
     return h.hexdigest()[:16]
 
 
+def _data_dirs(mnist_dir: str | None) -> list[Path]:
+    """Data folders the children must read (read-only, in their mount namespace)."""
+    return [Path(mnist_dir).resolve()] if mnist_dir and Path(mnist_dir).is_dir() else []
+
+
 def _options(assignment: Assignment, mnist_dir: str | None) -> dict:
     if mnist_dir is None:
         return {}
@@ -129,8 +134,8 @@ def grade(path: str | Path, assignment: str, out: Path | None = None, *, device:
     except SubmissionNotFound as exc:
         raise UsageError(str(exc)) from None
     own = sandbox is None
-    sandbox = sandbox or make_sandbox(a, limits=_limits(memory_bytes),
-                                      hide=[Path(out).resolve()] if out else []).start()
+    sandbox = sandbox or make_sandbox(a, limits=_limits(memory_bytes), hide=[Path(out).resolve()] if out else [],
+                                      expose=_data_dirs(mnist_dir)).start()
     try:
         dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
         options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=_options(a, mnist_dir),
@@ -197,7 +202,8 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
     workers = max(1, workers or os.cpu_count() or 1)
     result = BatchResult(reports=[], out=out)
     # Children see neither the class folder (other students) nor the outputs.
-    sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[out.resolve(), src.resolve()]).start()
+    sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[out.resolve(), src.resolve()],
+                           expose=_data_dirs(mnist_dir)).start()
     try:
         dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
         key = grading_key(a, dev, overrides | ({"execute_notebook": notebook_timeout_s} if execute_notebook else {}))

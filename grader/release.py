@@ -65,6 +65,9 @@ def _readme(assignment: Assignment) -> str:
     public = [c for c in assignment.checks if c.visibility == "public"]
     hidden = [c for c in assignment.checks if c.visibility == "hidden"]
     rows = "\n".join(f"| `{c.name}` | {c.points:g} | {c.description} |" for c in public)
+    provided = (" " + ", ".join(f"`{p}`" for p in assignment.provided) + " "
+                + ("has" if len(assignment.provided) == 1 else "have") + " what the assignment provides."
+                if assignment.provided else "")
     own = assignment.root / "README.md"
     intro = own.read_text() if own.is_file() else f"# {assignment.title}\n"
     return f"""{intro.rstrip()}
@@ -72,7 +75,7 @@ def _readme(assignment: Assignment) -> str:
 ## Working on it
 
 Fill in the functions of `{assignment.module}.py` (each one raises `NotImplementedError`
-until you do). `helpers.py` has what the assignment provides. Then, in this folder:
+until you do).{provided} Then, in this folder:
 
     pytest                      # all public checks
     pytest -k forward           # only some

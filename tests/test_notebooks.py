@@ -186,8 +186,12 @@ def test_stub_notebook_is_not_implemented_with_cell_numbers(grade_source):
 # -- the feedback notebook ----------------------------------------------------------------------
 def test_feedback_notebook_follows_each_defining_cell(sandboxes, tmp_path):
     source = mutate(solution_source(A), FORWARD, FORWARD.replace("clamp(min=0)", "clamp(min=0) * 2"))
+    nb = nbformat.reads(notebook("import torch", source, "print('training...')").decode(), as_version=4)
+    nb.cells.append(new_markdown_cell("<script>alert('md')</script><img src=x onerror=\"alert('img')\">"))
+    nb.cells[-2].outputs = [nbformat.v4.new_output("display_data", data={
+        "text/html": "<script>alert('html')</script>", "application/javascript": "alert('js')"})]
     path = tmp_path / "hw.ipynb"
-    path.write_bytes(notebook("import torch", source, "print('training...')"))
+    path.write_text(nbformat.writes(nb))
     out = tmp_path / "out"
     report = api.grade(path, A, out, root=ROOT, sandbox=sandboxes(A))
     fb = nbformat.read(out / "feedback.ipynb", as_version=4)
@@ -206,7 +210,8 @@ def test_feedback_notebook_follows_each_defining_cell(sandboxes, tmp_path):
         shown = f"`{c['name']}` ({c['score']:g} / {c['max_score']:g}, hidden check): {_md(c['message'])}"
         assert shown in text and text.count(f"`{c['name']}`") == 1
     html = (out / "feedback.html").read_text()
-    assert "Feedback on" in html and "nn_forward_pass" in html
+    assert "<h3" in html and "Feedback on" in html and "nn_forward_pass" in html
+    assert "alert(" not in html.replace("&lt;script&gt;alert(", "") and "onerror" not in html  # student script
     assert report.score < report.max_score
 
 

@@ -3,8 +3,6 @@
 The solution earns full marks and the stub zero; each typical bug is a one-line
 mutant of the solution that loses exactly the checks it really breaks, and the
 hint of its main check names the cause (None: no cause can honestly be named).
-A row the grader gets wrong keeps the right expectation and is a strict xfail
-whose reason says what the grader does instead.
 """
 from __future__ import annotations
 
@@ -67,11 +65,10 @@ GRADS = REG_GRADS + ("large_scores_stable",)
 TRAINING = ("toy_training_loss", "toy_training_trajectory", "digits_val_accuracy")
 
 
-def row(mutant: str, main: str, hint: str | None, *, failed=(), error=(), grader_bug: str | None = None):
+def row(mutant: str, main: str, hint: str | None, *, failed=(), error=()):
     """One table row: the exact checks that must not pass ({name: status}), and the main check's hint."""
     fails = {name: "failed" for name in failed} | {name: "error" for name in error}
-    marks = [pytest.mark.xfail(reason=f"grader: {grader_bug}", strict=True)] if grader_bug else []
-    return pytest.param(mutant, fails, main, hint, id=mutant, marks=marks)
+    return pytest.param(mutant, fails, main, hint, id=mutant)
 
 
 ROWS = [
@@ -86,10 +83,8 @@ ROWS = [
     row("reg_grad_halved", "grads_vs_reference", "off by a factor 2", failed=REG_GRADS),
     row("bias_regularized", "grads_vs_reference", "biases are", failed=REG_GRADS),
     row("relu_mask_missing", "grads_vs_reference", "ReLU mask is missing", failed=GRADS),
-    row("dW2_transposed", "grads_vs_reference", "transposed layout", failed=GRADS, error=TRAINING,
-),
-    row("db1_wrong_axis", "grads_vs_reference", "sum over the batch axis", failed=GRADS, error=TRAINING,
-),
+    row("dW2_transposed", "grads_vs_reference", "transposed layout", failed=GRADS, error=TRAINING),
+    row("db1_wrong_axis", "grads_vs_reference", "sum over the batch axis", failed=GRADS, error=TRAINING),
     row("grad_sign_flipped", "grads_vs_reference", "wrong sign", failed=GRADS + TRAINING),
     row("unstable_softmax", "large_scores_stable", "Subtract each row's maximum", failed=("large_scores_stable",)),
     # forward_pass_toy has zero biases (the course's toy data), so it cannot see b2; nothing names this cause
@@ -100,8 +95,8 @@ ROWS = [
         failed=("inputs_not_modified",) + TRAINING),  # grads['W1'] is params['W1']: the update breaks training
     row("float32_hard_coded", "grads_vs_reference", "hard-coded dtype",
         error=("loss_no_reg", "loss_with_reg", "grads_vs_reference", "grads_vs_numeric", "loss_and_grads_random",
-               "large_scores_stable", "inputs_not_modified", "toy_training_loss", "toy_training_trajectory"),
-),
+               "large_scores_stable", "inputs_not_modified", "no_autograd", "toy_training_loss",
+               "toy_training_trajectory")),
     # training
     row("update_goes_uphill", "nn_train_sgd_update", "goes uphill", failed=("nn_train_sgd_update",) + TRAINING),
     row("no_lr_decay", "nn_train_lr_decay", "never decays", failed=("nn_train_lr_decay", "toy_training_trajectory")),
@@ -111,12 +106,10 @@ ROWS = [
     row("batch_without_replacement", "sample_batch", "with replacement",
         failed=("sample_batch", "toy_training_trajectory")),
     row("batch_from_numpy_rng", "sample_batch", "torch.randint", failed=("sample_batch", "toy_training_trajectory")),
-    row("predict_returns_scores", "nn_predict_labels", "argmax", failed=("nn_predict_labels",), error=TRAINING,
-),
+    row("predict_returns_scores", "nn_predict_labels", "argmax", failed=("nn_predict_labels",), error=TRAINING),
     # the class
     row("default_device_cuda", "twolayernet_init", "device='cpu'", error=("twolayernet_init",)),
 ]
-
 
 
 def other(mutant: str, name: str, hint: str | None):

@@ -178,7 +178,9 @@ _ERROR_HINTS = (
      "two tensors of different shapes met in an elementwise operation: check shapes like (N,) vs (N, 1) "
      "and what your functions return."),
     (("element 0 of tensors does not require grad", "does not require grad and does not have a grad_fn"),
-     "autograd was used on tensors that do not require gradients: compute the gradients by hand."),
+     "backward() reached tensors that do not require grad: where autograd is allowed, create the parameters "
+     "with requires_grad=True and update them in place (w -= lr * w.grad under torch.no_grad()) instead of "
+     "rebinding them (w = w - ...); where it is not, compute the gradients by hand."),
 )
 
 

@@ -65,6 +65,7 @@ def _check_lines(report: Report, names: Sequence[str]) -> list[str]:
         lines.append(f"- {ICONS.get(c.status, '')} **{c.status}** `{c.name}` ({_points(c.score, c.max_score)}"
                      f"{hidden}): {_md(c.message)}")
         if c.hint and c.status != "passed":
+            lines[-1] += "  "  # a line break, not a new paragraph
             lines.append(f"  *Likely cause:* {_md(c.hint)}")
     return lines
 
@@ -126,6 +127,24 @@ def render_feedback_notebook(report: Report, notebook: bytes, defined_in: Mappin
     return nb
 
 
+_SAFE_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "code", "del", "details", "div", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+    "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "summary", "sup", "table",
+    "tbody", "td", "th", "thead", "tr", "ul"})
+
+
+def _clean_html(element) -> str:
+    """nbconvert's ``clean_html`` with the tags markdown produces allowed (its own list
+    escapes headings and paragraphs); scripts, styles, forms, frames and event
+    attributes still go."""
+    import bleach
+
+    text = element.decode() if isinstance(element, bytes) else str(element)
+    return bleach.clean(text, tags=_SAFE_TAGS, protocols={"http", "https", "mailto", "data"},
+                        attributes={"*": ["class", "id", "title", "align"], "a": ["href"],
+                                    "img": ["src", "alt", "width", "height"]})
+
+
 def write_notebook_feedback(report: Report, submission, assignment, folder: Path) -> list[Path]:
     """feedback.ipynb and feedback.html in ``folder`` when ``submission`` was a notebook
     nbformat could read; nothing otherwise (report.html says why)."""
@@ -144,7 +163,7 @@ def write_notebook_feedback(report: Report, submission, assignment, folder: Path
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     text = nbformat.writes(nb)
-    body, _ = HTMLExporter(sanitize_html=True).from_notebook_node(nb)
+    body, _ = HTMLExporter(sanitize_html=True, filters={"clean_html": _clean_html}).from_notebook_node(nb)
     for name, data in (("feedback.ipynb", text), ("feedback.html", body)):
         target = folder / name
         tmp = target.with_suffix(target.suffix + ".tmp")
