@@ -16,7 +16,7 @@ from conftest import ROOT
 from grader.report import render_html, write_report
 
 A = "two_layer_net"
-ERIN = (ROOT / "assignments" / A / "demo_class" / "erin.py").read_text()  # missing ReLU mask
+CAROL = (ROOT / "assignments" / A / "demo_class" / "carol.py").read_text()  # gradients N times too large
 
 
 class _Links(HTMLParser):
@@ -33,20 +33,20 @@ class _Links(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def erin_report(sandboxes, tmp_path_factory):
+def carol_report(sandboxes, tmp_path_factory):
     from grader import api
 
-    path = tmp_path_factory.mktemp("erin") / "erin.py"
-    path.write_text(ERIN)
-    out = tmp_path_factory.mktemp("erin_out")
+    path = tmp_path_factory.mktemp("carol") / "carol.py"
+    path.write_text(CAROL)
+    out = tmp_path_factory.mktemp("carol_out")
     report = api.grade(path, A, out, root=ROOT, sandbox=sandboxes(A))
     return report, out
 
 
-def test_html_is_self_contained_with_decodable_pictures(erin_report):
+def test_html_is_self_contained_with_decodable_pictures(carol_report):
     import matplotlib.image as mpimg
 
-    _, out = erin_report
+    _, out = carol_report
     page = (out / "report.html").read_text()
     links = _Links()
     links.feed(page)
@@ -57,27 +57,28 @@ def test_html_is_self_contained_with_decodable_pictures(erin_report):
         assert img.shape[0] > 50 and img.shape[1] > 50
 
 
-def test_gradient_failure_shows_heat_maps_and_training_shows_curves(erin_report):
-    report, _ = erin_report
+def test_failures_show_heat_maps_and_loss_curves(carol_report):
+    report, _ = carol_report
     by = {c.name: c for c in report.checks}
     assert by["grads_vs_reference"].figures, "a failed gradient check carries its heat maps"
-    assert "ReLU mask" in by["grads_vs_reference"].hint
-    assert by["toy_training_loss"].figures, "the training check shows the loss curves"
+    assert "summed over the batch" in by["grads_vs_reference"].hint
+    assert by["toy_training_loss"].status == "failed" and by["toy_training_loss"].figures, \
+        "a failed training check shows the loss curves"
     assert not by["loss_and_grads_random"].figures, "hidden checks show no pictures"
 
 
-def test_markdown_and_json_agree(erin_report):
-    report, out = erin_report
+def test_markdown_and_json_agree(carol_report):
+    report, out = carol_report
     md = (out / "report.md").read_text()
     assert f"{report.score:g} / {report.max_score:g}" in md
-    assert "**Likely cause:** the ReLU mask is missing" in md
+    assert "**Likely cause:** grads['b1'] is 5x the reference everywhere and N = 5" in md
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="headless Chromium is not installed")
-def test_page_renders_its_images_in_a_browser(erin_report, tmp_path):
+def test_page_renders_its_images_in_a_browser(carol_report, tmp_path):
     """Load report.html in headless Chromium and read back, from the rendered DOM, that
     every image decoded (naturalWidth > 0)."""
-    _, out = erin_report
+    _, out = carol_report
     page = (out / "report.html").read_text()
     probe = ("<script>window.addEventListener('load',()=>{const ok=[...document.images]"
              ".map(i=>i.complete&&i.naturalWidth>0);document.body.setAttribute('data-images',"

@@ -173,7 +173,11 @@ _ERROR_HINTS = (
     (("Expected all tensors to be on the same device",),
      "tensors on different devices were mixed: create new tensors with device=X.device."),
     (("shapes cannot be multiplied", "size mismatch"),
-     "a matrix product got incompatible shapes: check which operand needs a transpose (e.g. X.T @ dout)."),
+     "a matrix product got incompatible shapes: check each operand's shape (a missing transpose such as "
+     "X.T @ dout, or a tensor that broadcast to an unexpected shape earlier)."),
+    (("a leaf Variable that requires grad is being used in an in-place operation",),
+     "a parameter that requires grad was updated in place outside torch.no_grad(): wrap the update in "
+     "`with torch.no_grad():`."),
     (("The size of tensor a",),
      "two tensors of different shapes met in an elementwise operation: check shapes like (N,) vs (N, 1) "
      "and what your functions return."),

@@ -20,7 +20,9 @@ class Figure:
         import io
 
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        # No bbox_inches="tight": it lays the figure out twice. Figure makers call
+        # tight_layout themselves.
+        fig.savefig(buf, format="png", dpi=90)
         import matplotlib.pyplot as plt
 
         plt.close(fig)
