@@ -20,17 +20,6 @@ log = logging.getLogger(__name__)
 __all__ = ["decision_surface", "error_heatmaps", "curves"]
 
 
-def _pyplot():
-    # No matplotlib.use(...): judges also run inside students' notebooks, whose backend
-    # must stay as it is. Without a display pyplot falls back to Agg by itself.
-    try:
-        import matplotlib.pyplot as plt
-    except Exception:  # not installed, or no usable backend: reports go without pictures
-        log.info("matplotlib unavailable: no figure")
-        return None
-    return plt
-
-
 def _figure(**kw):
     """A matplotlib Figure outside pyplot: no global state, nothing shown, nothing to close."""
     try:
@@ -117,12 +106,12 @@ def error_heatmaps(pairs: dict[str, tuple[np.ndarray, np.ndarray]], *, caption: 
     (biases) are drawn as a single row. Pairs whose shapes differ are skipped:
     the message already says so.
     """
-    plt = _pyplot()
     usable = {k: (np.asarray(g, float), np.asarray(e, float)) for k, (g, e) in pairs.items()
               if g is not None and e is not None and np.shape(g) == np.shape(e) and np.size(e)}
-    if plt is None or not usable:
+    fig = _figure(figsize=(3.0 * len(usable), 2.8)) if usable else None
+    if fig is None:
         return None
-    fig, axes = plt.subplots(1, len(usable), figsize=(3.0 * len(usable), 2.8), squeeze=False)
+    axes = fig.subplots(1, len(usable), squeeze=False)
     for ax, (label, (g, e)) in zip(axes[0], usable.items()):
         g2, e2 = np.atleast_2d(g), np.atleast_2d(e)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -139,10 +128,10 @@ def error_heatmaps(pairs: dict[str, tuple[np.ndarray, np.ndarray]], *, caption: 
 def curves(series: dict[str, Sequence[float]], *, caption: str, ylabel: str = "loss", xlabel: str = "iteration",
            log: bool = False) -> Figure | None:
     """Line plots on one axis, e.g. the student's loss curve beside the reference's."""
-    plt = _pyplot()
-    if plt is None or not series:
+    fig = _figure(figsize=(5.5, 2.8)) if series else None
+    if fig is None:
         return None
-    fig, ax = plt.subplots(figsize=(5.5, 2.8))
+    ax = fig.subplots()
     positive = True
     for (name, values), style in zip(series.items(), ("-", "--", ":", "-.")):
         v = np.asarray(values, dtype=np.float64)

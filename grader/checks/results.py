@@ -17,15 +17,19 @@ class Figure:
 
     @classmethod
     def from_matplotlib(cls, fig, caption: str) -> "Figure":
+        """PNG bytes of a matplotlib figure. Works for pyplot figures and for
+        ``matplotlib.figure.Figure`` objects made without pyplot (thread-safe: batch
+        workers are threads, and pyplot's global state is not)."""
         import io
 
         buf = io.BytesIO()
         # No bbox_inches="tight": it lays the figure out twice. Figure makers call
         # tight_layout themselves.
         fig.savefig(buf, format="png", dpi=90)
-        import matplotlib.pyplot as plt
+        if getattr(fig, "number", None) is not None:  # made by pyplot: release it there
+            import matplotlib.pyplot as plt
 
-        plt.close(fig)
+            plt.close(fig)
         return cls(caption, buf.getvalue())
 
 
