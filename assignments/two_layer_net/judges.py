@@ -74,13 +74,14 @@ def loss_and_grads(got, expected, ctx: JudgeContext) -> Verdict:
             if not c.passed:
                 hints[c.label] = diagnose(c, _grad_context(ctx, k, tol))
     v = verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
-    return _with_heatmaps(v, cmps)
+    return _with_heatmaps(v, cmps, ctx)
 
 
-def _with_heatmaps(v: Verdict, cmps) -> Verdict:
-    """A failed gradient check shows where each gradient is off, entry by entry."""
+def _with_heatmaps(v: Verdict, cmps, ctx: JudgeContext) -> Verdict:
+    """A failed gradient check shows where each gradient is off, entry by entry, when
+    its options ask for it (``figures = true``): ~0.2 s a picture adds up over a class."""
     grads = [c for c in cmps if c.label.startswith("grads[")]
-    if v.passed or not any(not c.passed for c in grads):
+    if v.passed or not ctx.option("figures") or not any(not c.passed for c in grads):
         return v
     fig = error_heatmaps({c.label: (c.got, c.expected) for c in grads},
                          caption="Relative error of each gradient entry, yours vs the reference (black: right; "
@@ -205,7 +206,7 @@ def dtype_preserved(got, expected, ctx: JudgeContext) -> Verdict:
         cmps.append(c)
         if not c.passed:
             hints[c.label] = diagnose(c, _grad_context(ctx, k, tol))
-    return _with_heatmaps(verdict_from(cmps, hint_for=lambda c: hints.get(c.label)), cmps)
+    return _with_heatmaps(verdict_from(cmps, hint_for=lambda c: hints.get(c.label)), cmps, ctx)
 
 
 def sample_batch(got, expected, ctx: JudgeContext) -> Verdict:
@@ -418,7 +419,7 @@ def toy_training(got, expected, ctx: JudgeContext) -> Verdict:
             hint = ("the loss grew during training (it diverged): check the sign of the update (params[k] -= lr * "
                     "grads[k]) and the scale of your gradients.")
         return Verdict(False, msg, hint, f"final training loss {final:.4g}, must be below {limit:g}",
-                       figures=figures())
+                       figures=figures() if ctx.option("figures") else ())
     return Verdict(True, f"final training loss {final:.4g} < {limit:g} (reference {ref:.4g})")
 
 

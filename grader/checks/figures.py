@@ -135,7 +135,7 @@ def curves(series: dict[str, Sequence[float]], *, caption: str, ylabel: str = "l
     positive = True
     for (name, values), style in zip(series.items(), ("-", "--", ":", "-.")):
         v = np.asarray(values, dtype=np.float64)
-        v = np.where(np.isfinite(v), v, np.nan)
+        v = np.where(np.isfinite(v) & (np.abs(v) < 1e30), v, np.nan)  # a diverged run would overflow the axis
         ax.plot(np.arange(len(v)), v, style, label=name)
         positive = positive and (not np.isfinite(v).any() or np.nanmin(v) > 0)
     if log and positive:
