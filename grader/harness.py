@@ -114,6 +114,55 @@ class ProbeContext:
             torch.Tensor.backward, torch.autograd.grad = backward, grad
 
 
+    def watch_optimizers(self) -> "OptimizerWatch":
+        """Record, inside the block, every torch.optim optimizer built (class and lr)
+        and every zero_grad call (an optimizer's or a module's): for hints such as
+        "your Adam was built with the wrong lr" or "gradients never zeroed"."""
+        return OptimizerWatch()
+
+
+class OptimizerWatch:
+    """The context manager behind :meth:`ProbeContext.watch_optimizers`."""
+
+    def __init__(self) -> None:
+        self.made: list[dict] = []
+        self.zero_grad_calls = 0
+
+    def __enter__(self) -> "OptimizerWatch":
+        import torch
+
+        self._saved = (torch.optim.Optimizer.__init__, torch.optim.Optimizer.zero_grad, torch.nn.Module.zero_grad)
+        init, opt_zero, module_zero = self._saved
+
+        def spy_init(opt, params, defaults, *a, **k):
+            lr = defaults.get("lr") if isinstance(defaults, dict) else None
+            try:
+                lr = float(lr)
+            except (TypeError, ValueError):
+                lr = None
+            self.made.append({"type": type(opt).__name__, "lr": lr})
+            return init(opt, params, defaults, *a, **k)
+
+        def spy_opt_zero(opt, *a, **k):
+            self.zero_grad_calls += 1
+            return opt_zero(opt, *a, **k)
+
+        def spy_module_zero(module, *a, **k):
+            self.zero_grad_calls += 1
+            return module_zero(module, *a, **k)
+
+        torch.optim.Optimizer.__init__ = spy_init
+        torch.optim.Optimizer.zero_grad = spy_opt_zero
+        torch.nn.Module.zero_grad = spy_module_zero
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        import torch
+
+        torch.optim.Optimizer.__init__, torch.optim.Optimizer.zero_grad, torch.nn.Module.zero_grad = self._saved
+        return False
+
+
 def _torch_dtype(name: Any):
     import torch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader import api
@@ -62,3 +63,34 @@ def grade_source(sandboxes, tmp_path):
 def failing(report) -> dict[str, str]:
     """check name -> status, for the checks that did not pass (skips left out)."""
     return {c.name: c.status for c in report.checks if c.status not in ("passed", "skipped")}
+
+
+def _numbers(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _numbers(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _numbers(v)
+    elif not isinstance(value, str):
+        try:
+            yield from np.asarray(value, dtype=np.float64).ravel().tolist()
+        except (TypeError, ValueError):
+            return
+
+
+def hidden_values_shown(report, assignment) -> dict[str, list[str]]:
+    """check -> hidden expected values (6 significant digits, the longer ones) that a
+    failed hidden check's message or hint shows. Should be empty."""
+    from grader import reference
+
+    leaks = {}
+    for c in report.checks:
+        if c.visibility != "hidden" or c.status == "passed":
+            continue
+        expected = {f"{v:.6g}" for v in _numbers(reference.load(assignment, assignment.check(c.name))["expected"])}
+        text = f"{c.message}\n{c.hint or ''}"
+        shown = sorted(s for s in expected if len(s) >= 5 and s in text)
+        if shown:
+            leaks[c.name] = shown[:5]
+    return leaks

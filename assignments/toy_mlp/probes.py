@@ -154,45 +154,6 @@ def by_hand(student, inputs, ctx):
 
 
 # -- probes: train -------------------------------------------------------------------
-class _OptimizerSpy:
-    """Records, during the block, every torch.optim optimizer built (its class and lr)
-    and the calls of zero_grad (the optimizer's or a module's), for the hints."""
-
-    def __init__(self):
-        self.made = []
-        self.zero_grad_calls = 0
-
-    def __enter__(self):
-        self._saved = (torch.optim.Optimizer.__init__, torch.optim.Optimizer.zero_grad, nn.Module.zero_grad)
-        init, opt_zero, module_zero = self._saved
-
-        def spy_init(opt, params, defaults, *a, **k):
-            lr = defaults.get("lr") if isinstance(defaults, dict) else None
-            try:
-                lr = float(lr)
-            except (TypeError, ValueError):
-                lr = None
-            self.made.append({"type": type(opt).__name__, "lr": lr})
-            return init(opt, params, defaults, *a, **k)
-
-        def spy_opt_zero(opt, *a, **k):
-            self.zero_grad_calls += 1
-            return opt_zero(opt, *a, **k)
-
-        def spy_module_zero(module, *a, **k):
-            self.zero_grad_calls += 1
-            return module_zero(module, *a, **k)
-
-        torch.optim.Optimizer.__init__ = spy_init
-        torch.optim.Optimizer.zero_grad = spy_opt_zero
-        nn.Module.zero_grad = spy_module_zero
-        return self
-
-    def __exit__(self, *exc):
-        torch.optim.Optimizer.__init__, torch.optim.Optimizer.zero_grad, nn.Module.zero_grad = self._saved
-        return False
-
-
 def _float_list(losses, name):
     if isinstance(losses, torch.Tensor):
         losses = losses.detach().cpu().reshape(-1).tolist()
@@ -223,7 +184,7 @@ def training(student, inputs, ctx):
     X, y = ctx.tensor(inputs["X"], _dtype(ctx)), ctx.tensor(inputs["y"]).long()
     kwargs = {k: (int(inputs[k]) if k == "epochs" else float(inputs[k]))
               for k in ("epochs", "lr") if inputs.get(k) is not None}
-    with _OptimizerSpy() as spy:
+    with ctx.watch_optimizers() as spy:
         losses = student.train(model, X, y, **kwargs)
     return {"losses": _float_list(losses, "train"), "optimizers": spy.made, "zero_grad_calls": spy.zero_grad_calls}
 
