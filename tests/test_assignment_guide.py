@@ -1,7 +1,6 @@
 """assignments/README.md's smallest example, built from the page itself: a new lab is
 one folder and a solution, with no change to the grader."""
 import re
-import shutil
 
 from conftest import ROOT
 from grader import api

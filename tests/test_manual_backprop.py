@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 
-import numpy as np
 import pytest
 
 from conftest import ROOT, failing, hidden_values_shown, mutate, solution_source, stub_source

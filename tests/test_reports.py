@@ -8,12 +8,11 @@ import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from grader.report import render_html, write_report
+from grader.report import render_html
 
 A = "two_layer_net"
 CAROL = (ROOT / "assignments" / A / "demo_class" / "carol.py").read_text()  # gradients N times too large

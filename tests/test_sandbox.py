@@ -1,5 +1,4 @@
 """The sandbox alone: bytes in, bytes out, with limits (no tensors, no checks)."""
-from pathlib import Path
 
 import pytest
 

@@ -135,8 +135,8 @@ def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
         hint = (f"y of shape ({n}, 1) met predictions flattened to ({n},) and broadcast to ({n}, {n}): reshape y "
                 f"like the network's output (N, output_size) rather than the output like y.")
     else:
-        hint = (f"the results depend on y's shape: reshape y like the predictions (y.reshape(y_pred.shape)) in both "
-                f"get_loss and backward; the loss and gradient checks say what else is off.")
+        hint = ("the results depend on y's shape: reshape y like the predictions (y.reshape(y_pred.shape)) in both "
+                "get_loss and backward; the loss and gradient checks say what else is off.")
     return Verdict(False, f"the same targets as ({n},) and as ({n}, 1) give different results:\n{message}", hint,
                    f"the same targets as ({n},) and as ({n}, 1) give different results:\n{v.redacted}")
 
