@@ -110,11 +110,12 @@ def generate(assignment: Assignment, sandbox, progress: Callable[[str], None] | 
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
             files[f"{spec.visibility}/{spec.name}{SUFFIX}"] = hashlib.sha256(data).hexdigest()
+        environment = {k: v for k, v in session.environment().items() if k != "cuda"}
         session.close()
         manifest = {
             "assignment": assignment.name,
             "solution_sha256": hashlib.sha256(solution.read_bytes()).hexdigest(),
-            "environment": {k: v for k, v in _environment(sandbox, assignment, workdir).items() if k != "cuda"},
+            "environment": environment,
             "files": dict(sorted(files.items())),
         }
         (tmp_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -138,15 +139,3 @@ def _known_mistakes(assignment: Assignment):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.known_mistakes
-
-
-def _environment(sandbox, assignment, workdir) -> dict:
-    from grader.runner import ModuleSession
-
-    s = ModuleSession(sandbox, assignment, workdir, workdir / f"{assignment.module}.py")
-    try:
-        if not s.start():
-            return {}
-        return s.environment()
-    finally:
-        s.close()
