@@ -22,7 +22,7 @@ import logging
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from grader.report.model import Report
+from grader.report.model import Report, format_points
 
 __all__ = ["render_feedback_notebook", "write_notebook_feedback", "FEEDBACK_TAG"]
 
@@ -53,7 +53,7 @@ def _md(text: str) -> str:
 
 
 def _points(score: float, max_score: float) -> str:
-    return f"{score:g} / {max_score:g}"
+    return f"{format_points(score)} / {format_points(max_score)}"
 
 
 def _check_lines(report: Report, names: Sequence[str]) -> list[str]:

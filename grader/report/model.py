@@ -10,6 +10,11 @@ from grader.checks import CheckResult
 SCHEMA_VERSION = 1
 
 
+def format_points(points: float) -> str:
+    """Points as text, fractions kept (to the 4 decimals scores are rounded to): 2.5, 3.3333, 10."""
+    return f"{round(float(points), 4):.4f}".rstrip("0").rstrip(".")
+
+
 def _printable(text: str) -> str:
     return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
 
