@@ -269,3 +269,28 @@ def test_an_infinite_loop_costs_one_timeout(grade_source):
     not_run = [c.name for c in report.checks if c.message.startswith("not run: nn_forward_pass did not return")]
     assert waited == ["forward_pass_toy"]
     assert {"forward_pass_random", "loss_no_reg", "grads_vs_numeric", "nn_predict_labels"} <= set(not_run)
+
+
+STUDENT_FILES = ("report.md", "report.html", "results.json")
+
+
+def test_hidden_checks_stay_hidden(course, graded):
+    """What the student's code prints and raises during a hidden check (its inputs)
+    reaches the instructor's report.json, and none of the student-facing files."""
+    from grader import reference
+
+    report, folder = graded["leaks_hidden"]
+    a = get_assignment("tiny", course)
+    hidden_x = reference.load(a, a.check("double_hidden"))["inputs"]["x"]
+    secrets = ["HIDDEN-INPUT", "LEAK", "ValueError", *(repr(float(v)) for v in hidden_x[:5])]
+    hidden = by_name(report)["double_hidden"]
+    assert hidden.status == "error" and "LEAK" in hidden.message          # the instructor sees it all
+    instructor = (folder / "report.json").read_text()
+    assert all(s in instructor for s in secrets), [s for s in secrets if s not in instructor]
+    for name in STUDENT_FILES:
+        text = (folder / name).read_text()
+        assert [s for s in secrets if s in text] == [], name
+        assert "public call with 3 entries" in text or name == "results.json"  # public output stays
+    view = {c.name: c for c in report.student_view().checks}
+    assert (view["double_hidden"].message, view["double_hidden"].hint) == ("raised an error", None)
+    assert view["double_public"].message == by_name(report)["double_public"].message

@@ -155,6 +155,7 @@ def write_notebook_feedback(report: Report, submission, assignment, folder: Path
     from nbconvert import HTMLExporter
 
     uses = {c.name: c.uses for c in assignment.checks}
+    report = report.student_view()  # the notebook goes back to the student
     try:
         nb = render_feedback_notebook(report, submission.files[nbm.name], dict(nbm.defined_in), uses, nbm.name)
     except Exception as exc:  # not JSON, not a notebook...: report.html says why
