@@ -70,8 +70,13 @@ def test_laundering_does_not_pay(laundered, name):
 
 
 def test_flags_reach_the_instructor_only(laundered):
+    from grader.report.gradebook import Gradebook
+
     report = laundered["patch_harness"]
     assert report.to_dict()["integrity"] and report.student_view().integrity == ()
+    summary = Gradebook.of(A, [report, laundered["plain_backward"]], list(ONLY)).summary_markdown()
+    assert "## Integrity flags" in summary and "**patch_harness**: grader-internals: line" in summary
+    assert "**plain_backward**:" not in summary
 
 
 @pytest.mark.parametrize("assignment", [a.name for a in all_assignments(ROOT)])
