@@ -224,8 +224,10 @@ class Child:
             os.killpg(self.pid, signal.SIGKILL)  # the child's whole process group
         except (ProcessLookupError, PermissionError):
             pass
-        if self._lease is not None:
-            kill_uid(self._lease.uid)  # and whatever escaped the group with setsid()
+        if self._lease is not None and not (self._sandbox.plan or {}).get("pidns"):
+            # Whatever escaped the group with setsid(). (In a PID namespace the kernel
+            # has already killed it with the namespace's PID 1.)
+            kill_uid(self._lease.uid)
         if self._cgroup is not None:
             self._cgroup.kill()  # and whatever is left of its tree
         if status is None:
@@ -287,6 +289,15 @@ class Sandbox:
 
     # -- fork server lifecycle -------------------------------------------------
     def start(self) -> "Sandbox":
+        """Start the fork server and probe which confinement holds here (once per
+        sandbox: every child then gets the chosen plan)."""
+        self._start_server()
+        self._read, self._devices = self._exposed()
+        self._cgroups = cgroups.open_cgroups(f"{os.getpid()}-{self._proc.pid}")
+        self._choose_plan()
+        return self
+
+    def _start_server(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         # One thread per child: workers run side by side, and results must not
@@ -308,10 +319,6 @@ class Sandbox:
         if not hello:
             raise SandboxError(f"the fork server failed to start (exit {self._proc.wait()})")
         parent.settimeout(30)
-        self._read, self._devices = self._exposed()
-        self._cgroups = cgroups.open_cgroups(f"{os.getpid()}-{self._proc.pid}")
-        self._choose_plan()
-        return self
 
     def _exposed(self) -> tuple[list[str], list[str]]:
         """(read-only paths, device nodes) of every child: Python, the grader package,
@@ -415,6 +422,12 @@ class Sandbox:
         return out
 
     def close(self) -> None:
+        self._stop_server()
+        if self._cgroups is not None:
+            self._cgroups.close()
+            self._cgroups = None
+
+    def _stop_server(self) -> None:
         if self._ctl is not None:
             self._ctl.close()
             self._ctl = None
@@ -424,9 +437,6 @@ class Sandbox:
             self._proc.kill()
             self._proc.wait()
             self._proc = None
-        if self._cgroups is not None:
-            self._cgroups.close()
-            self._cgroups = None
 
     def __enter__(self) -> "Sandbox":
         return self.start() if self._ctl is None else self
@@ -437,9 +447,9 @@ class Sandbox:
     def _request(self, message: dict, fds: list[int] | None = None) -> dict:
         with self._lock:
             if self._ctl is None or (self._proc is not None and self._proc.poll() is not None):
-                log.warning("fork server gone; restarting it")
-                self.close()
-                self.start()
+                log.warning("fork server gone; restarting it (same confinement plan)")
+                self._stop_server()
+                self._start_server()
             try:
                 if fds:
                     socket.send_fds(self._ctl, [json.dumps(message).encode()], fds)
@@ -490,11 +500,15 @@ class Sandbox:
                 cgroup = self._cgroups.create(self.limits.memory_bytes, self.limits.max_processes)
                 config["cgroup_procs"] = cgroup.procs_files
             pid = self._request(config, [req_r, rep_w, out_w])["pid"]
+            if pid <= 0:
+                raise SandboxError("the fork server could not make the child (see its error output)")
         except BaseException:
             if lease is not None:
                 lease.release()
             if cgroup is not None:
                 cgroup.remove()
+            for fd in (req_w, rep_r, out_r):
+                os.close(fd)
             raise
         finally:
             for fd in (req_r, rep_w, out_w):

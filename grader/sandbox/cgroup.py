@@ -84,7 +84,7 @@ class Cgroup:
                 except FileNotFoundError:
                     break
                 except OSError:
-                    time.sleep(0.01)  # the last processes are still exiting
+                    time.sleep(0.002)  # the last processes are still exiting
 
 
 class Cgroups:

@@ -31,7 +31,7 @@ def run(cfg: dict, workdir: str, limits: dict) -> dict:
     libc = ctypes.CDLL(None, use_errno=True)
     held: dict[str, bool] = {}
     # Python itself must be importable (the "No module named 'secrets'" failure).
-    for name in ("secrets", "colorsys", "numpy"):
+    for name in ("secrets", "colorsys"):
         importlib.import_module(name)
 
     canary, secret = cfg["canary"], cfg["secret"]

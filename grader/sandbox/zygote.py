@@ -13,12 +13,15 @@ Protocol, over a SOCK_SEQPACKET socket from the grader (one JSON message each wa
 * ``{"op": "wait", "pid": N, "timeout": s}`` -> ``{"pid": N, "status": ...}``
   where status is ``{"exit": code}``, ``{"signal": n}`` or ``null`` (still running).
 
-Each child is two processes: an outer one (the pid the grader knows, in its own
-session) that enters the new namespaces with ``unshare`` and, once the fork server
-has put it in its cgroup and written its user namespace's uid map, forks the inner
-one, PID 1 of a new PID namespace, where the student's code runs. When PID 1 ends,
-the kernel kills everything else in its namespace, however it forked or setsid'd;
-the outer process then exits with PID 1's status.
+Each child runs as PID 1 of a PID namespace of its own: when it ends, the kernel
+kills everything else in its namespace, however it forked or setsid'd. As root the
+fork server makes that namespace itself (``unshare(CLONE_NEWPID)`` before the fork,
+``setns`` back after it), so a child is one fork. Without CAP_SYS_ADMIN it cannot
+return to its own PID namespace, so a child is two processes: an outer one (the pid
+the grader knows) that enters a new user namespace and the others with ``unshare``
+and, once the fork server has written its uid map, forks the inner one, PID 1,
+where the student's code runs; the outer one then exits with PID 1's status. Either
+way the child waits until the fork server has put it in its cgroup.
 
 Run as ``python -m grader.sandbox.zygote FD PRELOAD_JSON``.
 """
@@ -58,9 +61,14 @@ def namespace_flags(plan: dict) -> int:
     return flags
 
 
+def _pid_namespace_here(plan: dict) -> bool:
+    """Whether the fork server makes the child's PID namespace itself (one fork)."""
+    return bool(plan.get("pidns")) and not plan.get("userns")
+
+
 def _outer(cfg: dict, fds: list[int], ctl: socket.socket, sync: tuple[int, int]) -> None:
     """The outer process of a child: enter the namespaces, wait for the fork server
-    to set us up, fork PID 1, mirror its end. Never returns."""
+    to set us up, fork PID 1 (unless we already are it), mirror its end. Never returns."""
     code = 71
     try:
         ctl.close()
@@ -69,6 +77,8 @@ def _outer(cfg: dict, fds: list[int], ctl: socket.socket, sync: tuple[int, int])
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: die with the fork server
         ready_w, go_r = sync
         flags = namespace_flags(cfg["plan"])
+        if _pid_namespace_here(cfg["plan"]):
+            flags &= ~CLONE_NEWPID   # we are its PID 1 already
         if flags and libc.unshare(flags) != 0:
             os.write(ready_w, b"e" + str(ctypes.get_errno()).encode())
             os._exit(code)
@@ -77,6 +87,8 @@ def _outer(cfg: dict, fds: list[int], ctl: socket.socket, sync: tuple[int, int])
             os._exit(code)
         os.close(ready_w)
         os.close(go_r)
+        if _pid_namespace_here(cfg["plan"]) or not cfg["plan"].get("pidns"):
+            _become_child(cfg, fds)
         pid = os.fork()
         if pid == 0:
             _become_child(cfg, fds)
@@ -120,7 +132,20 @@ def _spawn(cfg: dict, fds: list[int], ctl: socket.socket) -> int:
     """Fork a child's outer process and set it up; returns its pid (0 if it failed)."""
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
-    pid = os.fork()
+    here = _pid_namespace_here(cfg["plan"])
+    libc = ctypes.CDLL(None, use_errno=True)
+    if here and libc.unshare(CLONE_NEWPID) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWPID)")
+    try:
+        pid = os.fork()
+    finally:
+        if here:  # our next children must not land in that namespace too
+            own = os.open("/proc/self/ns/pid", os.O_RDONLY)
+            try:
+                if libc.setns(own, CLONE_NEWPID) != 0:
+                    raise OSError(ctypes.get_errno(), "setns back to our PID namespace")
+            finally:
+                os.close(own)
     if pid == 0:
         os.close(ready_r)
         os.close(go_w)
@@ -199,6 +224,13 @@ def main() -> None:
     ctl = socket.socket(fileno=int(sys.argv[1]))
     for name in json.loads(sys.argv[2]):
         importlib.import_module(name)
+    from grader.sandbox import limits, seccomp
+
+    try:
+        seccomp.precompile()
+    except OSError:
+        pass  # no libseccomp: the probe finds the filter missing and the header says so
+    limits.warm_up()
     finished: dict[int, dict] = {}
 
     def reap() -> None:
@@ -221,7 +253,11 @@ def main() -> None:
             break
         cfg = json.loads(msg)
         if cfg["op"] == "spawn":
-            pid = _spawn(cfg, fds, ctl)
+            try:
+                pid = _spawn(cfg, fds, ctl)
+            except OSError as exc:
+                print(f"fork server: cannot make a child: {exc}", file=sys.stderr, flush=True)
+                pid = 0
             for fd in fds:
                 os.close(fd)
             ctl.sendmsg([json.dumps({"pid": pid}).encode()])
@@ -231,7 +267,7 @@ def main() -> None:
                 reap()
                 if pid in finished or time.monotonic() > deadline:
                     break
-                time.sleep(0.005)
+                time.sleep(0.001)
             ctl.sendmsg([json.dumps({"pid": pid, "status": finished.pop(pid, None)}).encode()])
         reap()
     # The grader went away. Children were forked with PDEATHSIG=SIGKILL, so they
