@@ -1,6 +1,10 @@
 """Where the seconds go when grading one submission.
 
     python benchmarks/bench_one.py [--repeat 3] [--assignment two_layer_net]
+    python benchmarks/bench_one.py --spawns 20     # only: the cost of one confined child
+
+Run it as root, as a normal user and under `capsh --drop=cap_sys_admin --` to
+compare the modes (the confinement plan the sandbox chose is printed).
 
 Measures, for the reference solution: the whole `backprop-grader grade` command
 (a fresh process, as a student or CI would run it), and inside one process:
@@ -46,7 +50,7 @@ def one_run(assignment: str) -> dict:
     lease = sandbox.allocate_uid()
     from grader.runner import give_to_child
 
-    give_to_child(workdir, lease.uid if lease else None)
+    give_to_child(workdir, lease.uid if lease and not sandbox.private_scratch else None)
     child = sandbox.spawn(workdir, lease=lease)
     t_spawn = time.perf_counter() - t
     reply, t_load = timed(lambda: child.call(session._load_request(), 60))
@@ -57,6 +61,31 @@ def one_run(assignment: str) -> dict:
     return {"import_grader_s": t_import, "start_fork_server_s": t_zygote, "fork_and_confine_child_s": t_spawn,
             "import_student_module_s": t_load, "grade_all_checks_s": t_grade, "checks_s": checks,
             "score": report.score, "max_score": report.max_score}
+
+
+def spawn_cost(assignment: str, n: int) -> dict:
+    """Seconds from asking for a child to its hello (fork, namespaces, private root,
+    scratch copy, uid, Landlock, seccomp, cgroup), over ``n`` children in a row."""
+    from grader.registry import get_assignment
+    from grader.runner import give_to_child, make_sandbox, prepare_workdir
+    from grader.submission import load_submission
+
+    a = get_assignment(assignment, ROOT)
+    sandbox, t_start = timed(lambda: make_sandbox(a).start())
+    sub = load_submission(a.solution_dir / f"{a.module}.py", a.module, "bench")
+    workdir, _ = prepare_workdir(sub, a)
+    costs = []
+    for _ in range(n):
+        t = time.perf_counter()
+        lease = sandbox.allocate_uid()
+        give_to_child(workdir, lease.uid if lease and not sandbox.private_scratch else None)
+        child = sandbox.spawn(workdir, lease=lease)
+        costs.append(time.perf_counter() - t)
+        child.close()
+    plan, protections = sandbox.plan, sandbox.protections
+    sandbox.close()
+    return {"start_with_probe_s": t_start, "spawn_median_s": statistics.median(costs), "spawn_max_s": max(costs),
+            "plan": plan, "protections": protections}
 
 
 def cli_run(assignment: str) -> float:
@@ -73,8 +102,16 @@ def main() -> None:
     p.add_argument("--assignment", default="two_layer_net")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--json", type=Path)
+    p.add_argument("--spawns", type=int, default=0, help="only measure this many confined children in a row")
     args = p.parse_args()
     sys.path.insert(0, str(ROOT))
+    if args.spawns:
+        cost = spawn_cost(args.assignment, args.spawns)
+        print(f"fork server start + probe: {cost['start_with_probe_s']:.3f} s; one confined child: median "
+              f"{cost['spawn_median_s'] * 1000:.1f} ms, max {cost['spawn_max_s'] * 1000:.1f} ms over {args.spawns}")
+        print("plan:", cost["plan"])
+        print("header:", "; ".join(cost["protections"]))
+        return
     cli = [cli_run(args.assignment) for _ in range(args.repeat)]
     inner = one_run(args.assignment)
     print(f"`backprop-grader grade` on the solution, whole command: median {statistics.median(cli):.2f} s "

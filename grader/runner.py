@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import site
-import sys
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from grader.report.model import Report
 from grader.sandbox import Isolation, Limits, Reply, Sandbox, SandboxError
 from grader.harness import read_running
 from grader.notebook import NOTEBOOK_TIMEOUT_S, NotebookModule, place
+from grader.sandbox.mounts import renew_folder
 from grader.submission import Submission
 
 log = logging.getLogger(__name__)
@@ -41,47 +40,56 @@ UID_BASE = 3_000_000  # children run as UID_BASE + n: no such user exists, so th
 
 
 def can_drop_privileges() -> bool:
-    """Root can run children as ``nobody`` only if ``nobody`` can read Python itself
-    (a Python installed under /root, mode 700, cannot be imported by anyone else)."""
+    """Whether children may run under uids of their own: we are root, and a child can
+    still read Python, through its private root (Python under /root, mode 700, is
+    reachable there) or because others can read it where it is. The sandbox's
+    start-up probe verifies it and falls back to the grader's uid where not."""
     import sysconfig
 
     from grader.sandbox.limits import readable_by_others
 
-    paths = sysconfig.get_paths()
     if os.geteuid() != 0:
         return False
-    # With a mount namespace the child sees Python even under /root; without one it
-    # must be readable by others where it is.
+    paths = sysconfig.get_paths()
     return _mount_namespaces_work() or all(readable_by_others(paths[k]) for k in ("stdlib", "purelib"))
 
 
 def _mount_namespaces_work() -> bool:
-    return os.path.exists("/proc/self/ns/mnt") and os.geteuid() == 0
+    """Whether this process can make a mount namespace: with CAP_SYS_ADMIN, or
+    through a user namespace (root without CAP_SYS_ADMIN, as in a container, too)."""
+    if not os.path.exists("/proc/self/ns/mnt"):
+        return False
+    try:
+        cap_eff = next(int(line.split()[1], 16) for line in open("/proc/self/status") if line.startswith("CapEff:"))
+        if cap_eff >> 21 & 1:  # CAP_SYS_ADMIN
+            return True
+        return int(Path("/proc/sys/user/max_user_namespaces").read_text()) > 0
+    except (OSError, StopIteration, ValueError):
+        return False
 
 
 def make_sandbox(assignment: Assignment, limits: Limits | None = None, hide: list[Path] | None = None,
-                 expose: list[Path] | None = None) -> Sandbox:
+                 expose: list[Path] | None = None, device: str = "cpu") -> Sandbox:
     """A fork server preloaded for this assignment.
 
-    Children run as an unprivileged uid of their own when we are root, in a mount
-    namespace where the course's solutions and reference data, ``hide`` (outputs,
-    the class folder), the home folders and every other child's /tmp are empty,
-    while Python, the grader and the assignment's own files stay readable.
+    Children see an allow-list: Python (the sandbox adds it), the grader package, the
+    assignment's own files (what students are given anyway) and ``expose`` read-only,
+    their scratch folder read-write; with ``device="cuda"`` also the GPU's device
+    nodes and driver libraries. Nothing else exists for them. ``hide`` (outputs, the
+    class folder) and the course's answers are never exposed, even by a folder that
+    contains them. As root, each child runs under a uid of its own.
     """
     # The course-wide folders when the layout is the usual one (no lab's answers are
     # readable while another lab is graded), else just this assignment's.
     answers = [d.parent if d.parent.name in ("solutions", "reference_data") else d
                for d in (assignment.solution_dir, assignment.reference_dir)]
-    hidden = [*answers, Path.home(), Path("/home"), Path("/root"), *(hide or [])]
-    # Only what the child needs: exposing a folder re-mounts it with its own mode
-    # bits, so exposing e.g. a 0700 working folder would lock the child out of
-    # everything beneath it.
-    readable = [Path(sys.base_prefix), Path(sys.prefix), *(Path(p) for p in site.getsitepackages()),
-                Path(__file__).resolve().parents[1], assignment.root, *(expose or [])]
+    hidden = [*answers, *(hide or [])]
+    readable = [Path(__file__).resolve().parent, assignment.root, *(expose or [])]
     isolation = Isolation(
         uid=UID_BASE if can_drop_privileges() else None,
-        hide=tuple(sorted({str(p.resolve()) for p in hidden if p.is_dir()})),
-        expose=tuple(sorted({str(p.resolve()) for p in readable if p.is_dir()})),
+        hide=tuple(sorted({str(p.resolve()) for p in hidden})),
+        expose=tuple(sorted({str(p.resolve()) for p in readable if p.exists()})),
+        device=device,
     )
     preload = ["numpy", *assignment.preload, "grader.harness"]
     return Sandbox(preload=list(dict.fromkeys(preload)), handler=HANDLER, limits=limits, isolation=isolation)
@@ -187,7 +195,10 @@ class ModuleSession:
         self.close()
         lease = self.sandbox.allocate_uid()
         try:
-            give_to_child(self.workdir, lease.uid if lease else None)
+            # A private scratch is a fresh tmpfs copy in the child's namespace: the
+            # workdir stays the grader's. Otherwise the child works in it, renewed.
+            private = getattr(self.sandbox, "private_scratch", False)
+            give_to_child(self.workdir, lease.uid if lease and not private else None)
             self.child = self.sandbox.spawn(self.workdir, lease=lease)
         except SandboxError as exc:
             self.load_error = f"the sandbox could not start: {exc}"
@@ -313,10 +324,12 @@ def prepare_workdir(submission: Submission, assignment: Assignment) -> tuple[Pat
 
 
 def give_to_child(folder: Path, uid: int | None) -> None:
-    """A child running under its own uid must own its scratch folder to write in it."""
+    """A child running under its own uid in ``folder`` itself (no private scratch)
+    must own it: the folder is made anew from a copy of what is in it, links and
+    special files left out, and only the new files are chowned. Nothing a previous
+    child planted there (a link to /etc/shadow...) is followed."""
     if uid is not None:
-        for p in [folder, *folder.rglob("*")]:
-            os.chown(p, uid, uid)
+        renew_folder(folder, uid)
 
 
 def grade(submission: Submission, assignment: Assignment, sandbox: SandboxLike, options: GradeOptions) -> Report:

@@ -5,15 +5,23 @@ wrapped around one function. A contained attack costs the attacker only the
 checks that call the attacked function; honest students in the same batch get
 exactly the scores they get alone; the grader's files, other students' files and
 the outputs are intact; nothing the attackers started is still running.
+
+The same file runs in each mode the grader supports; the mode is simply this
+process's privileges (.ci/run runs it as root, as a normal user, and as root
+without CAP_SYS_ADMIN). Each test asserts what every mode guarantees; where a
+mode cannot give something, the report header must not claim it, and the test
+says so in its skip.
 """
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -107,6 +115,135 @@ for name in ("report.json", "results.json", "../report.json"):
 ''', set()),
 }
 
+# Attacks that need to know the machine (paths of victims, the grader's pid, the
+# listener's port): {placeholders} filled in by the fixture.
+TARGETED = {
+    "symlink_then_crash": (wrap("sample_batch", '''
+import os
+for name, target in (("link_file", {victim_file!r}), ("link_dir", {victim_dir!r})):
+    try:
+        os.symlink(target, name)
+    except OSError:
+        pass
+os._exit(1)'''), uses("sample_batch")),
+    "unmount_everything": ('''
+import ctypes, sys
+from pathlib import Path
+libc = ctypes.CDLL(None, use_errno=True)
+try:
+    mounts = [line.split()[4] for line in open("/proc/self/mountinfo")]
+except OSError:
+    mounts = ["/tmp", "/", "/proc"]
+for m in reversed(mounts):
+    libc.umount2(m.encode(), 2)
+course = Path(sys.modules["_assignment_probes"].__file__).resolve().parents[2]
+found = [str(p) for p in (course / "reference_data").rglob("*")] + [str(p) for p in (course / "solutions").rglob("*")]
+print("UNMOUNTED FOUND", found)
+''', set()),
+    "new_mount_namespace": ('''
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x10000000 | 0x00020000) == 0:
+    libc.umount2(b"/tmp", 2)
+    print("UNSHARED", os.listdir("/tmp"))
+else:
+    print("UNSHARE REFUSED", os.strerror(ctypes.get_errno()))
+''', set()),
+    "kill_every_pid": (wrap("nn_predict", '''
+import os, signal
+for pid in range(2, 1 << 15):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass'''), uses("nn_predict")),
+    "kill_the_grader": (wrap("nn_predict", '''
+import os, signal
+targets = [{grader_pid}]
+for entry in os.listdir("/proc"):
+    try:
+        if entry.isdigit() and b"grader.sandbox.zygote" in open(f"/proc/{{entry}}/cmdline", "rb").read():
+            targets.append(int(entry))
+    except OSError:
+        pass
+for pid in targets:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass'''), uses("nn_predict")),
+    "double_fork_survivor": (wrap("TwoLayerNet.save", '''
+import ctypes, os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        ctypes.CDLL(None).prctl(15, b"bpgsurvivor", 0, 0, 0)
+        time.sleep(3600)
+    os._exit(0)
+raise RuntimeError("x")'''), {"twolayernet_save_load"}),
+    "other_course_copy": ('''
+try:
+    print("COPY READ", open({course_copy!r}).read()[:40])
+except OSError as exc:
+    print("COPY HIDDEN", exc)
+''', set()),
+    "peek_at_the_grader": ('''
+for what in ("environ", "cmdline", "mem"):
+    try:
+        print("PEEK", what, len(open("/proc/{grader_pid}/" + what, "rb").read(64)))
+    except OSError as exc:
+        print("PEEK REFUSED", what, type(exc).__name__)
+''', set()),
+    "network_by_port": ('''
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).sendall(b"leak")
+    print("CONNECTED")
+except OSError as exc:
+    print("NO NETWORK", exc)
+''', set()),
+    "forked_helpers_memory": ('''
+import os, time
+kids = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            block = bytearray(400 << 20)
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+        except MemoryError:
+            os._exit(1)
+        time.sleep(30)
+        os._exit(0)
+    kids.append(pid)
+time.sleep(3)
+held = 0
+for pid in kids:
+    try:
+        held += int(next(l.split()[1] for l in open(f"/proc/{{pid}}/status") if l.startswith("VmRSS:")))
+    except (OSError, StopIteration):
+        pass
+    try:
+        os.kill(pid, 9)
+    except OSError:
+        pass
+print("HELD KiB", held)
+''', "any"),
+    "many_big_files": ('''
+import os
+written = 0
+for folder in (".", "/tmp", "/dev/shm"):
+    for i in range(16):
+        try:
+            with open(os.path.join(folder, f"big{{i}}"), "wb") as f:
+                for _ in range(64):
+                    f.write(b"x" * (1 << 20))
+                    written += 1
+        except OSError:
+            pass
+print("WROTE MiB", written)
+''', {"twolayernet_save_load"}),  # its own full disk: saving the model there fails
+}
+
 # Attackers whose honest part is wrong: tampering must not buy points.
 TAMPERERS = {
     "monkeypatch_everything": (stub_source(A) + '''
@@ -142,18 +279,25 @@ def nn_forward_pass(params, X):
 
 
 def _orphaned_child_processes() -> list[tuple[str, int]]:
-    """Processes under a child uid whose lease no grader holds: left behind.
-
-    (Graders running beside this test hold leases for their own live children.)"""
+    """Processes left behind: the double-forked survivor (by its name, in every mode)
+    and, as root, anything under a child uid whose lease no grader holds (graders
+    running beside this test hold leases for their own live children). Zombies
+    already being reaped are not survivors."""
     orphans = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            uid = next(int(line.split()[1]) for line in open(f"/proc/{entry}/status") if line.startswith("Uid:"))
-        except (OSError, StopIteration):
+            status = open(f"/proc/{entry}/status").read()
+        except OSError:
             continue
-        if uid <= UID_BASE:
+        if re.search(r"^State:\s+[ZX]", status, re.M):
+            continue
+        if re.search(r"^Name:\s+bpgsurvivor$", status, re.M):
+            orphans.append((entry, -1))
+            continue
+        uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
+        if uid <= UID_BASE or os.geteuid() != 0:   # children have uids of their own only as root
             continue
         fd = os.open(LEASE_DIR / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
         try:
@@ -166,10 +310,14 @@ def _orphaned_child_processes() -> list[tuple[str, int]]:
     return orphans
 
 
+def _stat(path: Path) -> tuple:
+    st = path.stat()
+    body = sorted(os.listdir(path)) if path.is_dir() else path.read_bytes()
+    return st.st_uid, st.st_gid, st.st_mode, body
+
+
 @pytest.fixture(scope="module")
 def redteam_batch(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("the containment asserted here (own uid, mount namespace) needs the grader to run as root")
     course = tmp_path_factory.mktemp("course")
     for part in ("assignments", "solutions", "reference_data"):
         shutil.copytree(ROOT / part / A, course / part / A)
@@ -184,6 +332,20 @@ def redteam_batch(tmp_path_factory):
         (klass / f"{name}.py").write_text(solution_source(A) + code)
     for name, (src, _) in TAMPERERS.items():
         (klass / f"{name}.py").write_text(src)
+
+    # Victims only the grader's user may touch, and another copy of the course
+    # elsewhere on the disk, readable by everyone.
+    victims = tmp_path_factory.mktemp("victims")
+    (victims / "file").write_text("the grader's own")
+    (victims / "file").chmod(0o600)
+    (victims / "dir").mkdir(mode=0o700)
+    copy = tmp_path_factory.mktemp("elsewhere") / "course_copy" / "solutions" / A
+    copy.mkdir(parents=True)
+    (copy / f"{A}.py").write_text(solution_source(A))
+    for p in [copy, *copy.parents][:4]:
+        p.chmod(0o755)
+    (copy / f"{A}.py").chmod(0o644)
+    victims_before = {p: _stat(p) for p in (victims / "file", victims / "dir")}
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -200,21 +362,25 @@ def redteam_batch(tmp_path_factory):
                 pass
 
     threading.Thread(target=accept, daemon=True).start()
-    os.environ["REDTEAM_PORT"] = str(listener.getsockname()[1])
+    fill = {"victim_file": str(victims / "file"), "victim_dir": str(victims / "dir"), "grader_pid": os.getpid(),
+            "course_copy": str(copy / f"{A}.py"), "port": listener.getsockname()[1]}
+    for name, (code, _) in TARGETED.items():
+        (klass / f"{name}.py").write_text(solution_source(A) + code.format(**fill))
     out = tmp_path_factory.mktemp("out")
     try:
         result = api.batch(klass, A, out, root=course, workers=2, max_check_timeout_s=4, memory_bytes=3 << 29)
     finally:
         stop.set()
         listener.close()
-        os.environ.pop("REDTEAM_PORT", None)
     alone = {name: api.grade(klass / f"{name}.py", A, root=course) for name in honest}
+    time.sleep(0.5)   # let the last killed processes finish exiting
     return {"result": result, "reports": {r.student: r for r in result.reports}, "course": course,
-            "before": before, "out": out, "connections": connections, "alone": alone}
+            "before": before, "out": out, "connections": connections, "alone": alone,
+            "victims_before": victims_before, "victims_after": {p: _stat(p) for p in victims_before}}
 
 
 def test_batch_finishes_with_every_student(redteam_batch):
-    expected = {"honest_solution", "honest_carol", *ATTACKS, *TAMPERERS}
+    expected = {"honest_solution", "honest_carol", *ATTACKS, *TAMPERERS, *TARGETED}
     assert set(redteam_batch["reports"]) == expected
 
 
@@ -226,10 +392,12 @@ def test_honest_students_graded_exactly_as_alone(redteam_batch):
     assert redteam_batch["reports"]["honest_solution"].score == FULL
 
 
-@pytest.mark.parametrize("name", sorted(ATTACKS))
+@pytest.mark.parametrize("name", sorted({*ATTACKS, *TARGETED}))
 def test_attack_costs_only_what_its_honest_part_loses(redteam_batch, name):
     report = redteam_batch["reports"][name]
-    allowed = ATTACKS[name][1]
+    allowed = {**ATTACKS, **TARGETED}[name][1]
+    if allowed == "any":
+        return  # its honest part may be killed with the helpers it forked; the other tests judge its effects
     if allowed == "all":
         assert report.score == 0 and report.problem
         return
@@ -252,14 +420,61 @@ def test_files_outside_the_scratch_folder_are_intact(redteam_batch):
     after = {str(p): p.read_bytes() for p in course.rglob("*") if p.is_file()}
     assert after == redteam_batch["before"]
     for p in (Path.home() / "PWNED", Path("/tmp/PWNED_redteam"), Path("/root/PWNED"), Path("/PWNED")):
-        assert not p.exists()
+        assert not os.path.lexists(p)  # (False where we may not look: as a normal user, /root)
 
 
 def test_hidden_answers_unreadable_and_no_network(redteam_batch):
-    out = redteam_batch["reports"]["read_hidden_answers"].output
-    assert "FOUND []" in out
-    assert "NO NETWORK" in redteam_batch["reports"]["network"].output
+    reports = redteam_batch["reports"]
+    assert "FOUND []" in reports["read_hidden_answers"].output
+    assert "NO NETWORK" in reports["network"].output
+    assert "NO NETWORK" in reports["network_by_port"].output
     assert redteam_batch["connections"] == []
+
+
+def test_links_planted_before_a_crash_are_never_followed(redteam_batch):
+    assert redteam_batch["victims_after"] == redteam_batch["victims_before"]
+
+
+def test_confinement_cannot_be_undone(redteam_batch):
+    reports = redteam_batch["reports"]
+    assert "UNMOUNTED FOUND []" in reports["unmount_everything"].output
+    assert "UNSHARE REFUSED" in reports["new_mount_namespace"].output
+
+
+def test_other_copies_of_the_course_and_the_grader_process_are_out_of_reach(redteam_batch):
+    reports = redteam_batch["reports"]
+    assert "COPY HIDDEN" in reports["other_course_copy"].output
+    peek = reports["peek_at_the_grader"].output
+    assert "PEEK REFUSED environ" in peek and "PEEK REFUSED mem" in peek
+
+
+def _claims(report, word: str) -> bool:
+    return any(word in p for p in report.protections)
+
+
+def test_memory_counts_for_the_whole_process_tree(redteam_batch):
+    report = redteam_batch["reports"]["forked_helpers_memory"]
+    if not _claims(report, "cgroup v"):
+        assert any("no cgroup" in p for p in report.protections)  # and the header says so
+        pytest.skip("no cgroup can be made in this mode (no delegated cgroup for this user): limits are per process")
+    held = re.search(r"HELD KiB (\d+)", report.output)
+    assert held is None or int(held.group(1)) * 1024 <= (3 << 29) + (64 << 20)
+
+
+def test_disk_is_bounded_by_the_scratch_tmpfs(redteam_batch):
+    report = redteam_batch["reports"]["many_big_files"]
+    if not _claims(report, "scratch: a fresh"):
+        pytest.skip("no private scratch tmpfs in this mode (no mount namespace): only RLIMIT_FSIZE per file")
+    written = int(re.search(r"WROTE MiB (\d+)", report.output).group(1))
+    assert written <= 256 + 64 + 64 + 3
+
+
+def test_header_lists_the_core_protections_of_this_mode(redteam_batch):
+    protections = redteam_batch["reports"]["honest_solution"].protections
+    for word in ("Landlock", "seccomp", "no capabilities", "rlimits"):
+        assert any(word in p for p in protections), f"{word} missing from {protections}"
+    if os.geteuid() == 0:
+        assert any(p.startswith("unprivileged user") for p in protections)
 
 
 def test_printing_is_capped_and_never_parsed(redteam_batch):

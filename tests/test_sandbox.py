@@ -11,6 +11,7 @@ def handle(req, ctx):
     if req == b"exit": os._exit(7)
     if req == b"flood": sys.stdout.write("y" * (3 << 20)); sys.stdout.flush()
     if req == b"big": return b"z" * (2 << 20)
+    if req == b"write": open("written", "w").write("x")
     return b"echo " + req
 '''
 
@@ -65,3 +66,25 @@ def test_oversized_reply_is_refused(sandbox, tmp_path):
     child = _child(sandbox, tmp_path)
     reply = child.call(b"big", 10)
     assert reply.status == "protocol" and "over the limit" in reply.detail
+
+
+def test_protections_listed_are_those_the_start_up_probe_verified(sandbox, tmp_path):
+    child = _child(sandbox, tmp_path)
+    claimed = child.protections
+    child.close()
+    said = dict(zip(child.hello["keys"], child.hello["protections"]))
+    assert claimed and sandbox.protections
+    for text in claimed:
+        key = next((k for k, t in said.items() if t == text), None)
+        assert key is None and "cgroup" in text or key in sandbox.verified, text
+    assert "rlimits" in sandbox.verified and "no_new_privs" in sandbox.verified
+
+
+def test_a_fresh_scratch_at_every_start(sandbox, tmp_path):
+    if not sandbox.private_scratch:
+        import pytest
+        pytest.skip("no mount namespace in this mode: the child works in the folder itself")
+    child = _child(sandbox, tmp_path)
+    child.call(b"write", 5)
+    child.close()
+    assert not (tmp_path / "w" / "written").exists()   # the child's writes stayed in its own tmpfs

@@ -1,0 +1,48 @@
+"""What the confinement exposes and how it treats folders a child wrote in, tested
+without a GPU and without timing (the red-team batch tests the attacks themselves)."""
+import os
+
+from grader.sandbox.exposure import gpu_paths
+from grader.sandbox.mounts import outermost, renew_folder
+
+FAKE_DEV = ["null", "sda", "sda1", "tty0", "nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools",
+            "nvidia-modeset", "nvidia-caps/nvidia-cap1", "nvidia-caps/nvidia-cap2", "nvme0n1", "kvm", "shm"]
+
+
+def test_gpu_children_get_only_nvidia_device_nodes():
+    nodes, folders = gpu_paths(FAKE_DEV, exists=lambda p: p in ("/usr/local/nvidia", "/sys/bus/pci"))
+    assert nodes == ["/dev/nvidia-caps/nvidia-cap1", "/dev/nvidia-caps/nvidia-cap2", "/dev/nvidia-modeset",
+                     "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidiactl"]
+    assert "/usr/local/nvidia" in folders and "/sys/bus/pci" in folders
+    assert not any(p.startswith(("/home", "/root", "/etc/shadow")) for p in folders)
+
+
+def test_no_gpu_no_nodes():
+    nodes, _ = gpu_paths(["null", "sda", "tty0"], exists=lambda p: False)
+    assert nodes == []
+
+
+def test_bind_mounts_skip_folders_inside_others():
+    assert outermost(["/usr/lib", "/usr/lib/python3.11", "/usr/lib64", "/a/b", "/a/bc"]) == \
+        ["/a/b", "/a/bc", "/usr/lib", "/usr/lib64"]
+
+
+def test_renewing_a_scratch_folder_never_follows_links(tmp_path):
+    victim_dir = tmp_path / "victim_dir"
+    victim_dir.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("secret")
+    victim.chmod(0o600)
+    before = [(p.stat().st_uid, p.stat().st_mode) for p in (victim, victim_dir)]
+    scratch = tmp_path / "scratch"
+    (scratch / "sub").mkdir(parents=True)
+    (scratch / "student.py").write_text("x = 1")
+    (scratch / "link_file").symlink_to(victim)
+    (scratch / "sub" / "link_dir").symlink_to(victim_dir)
+    uid = 3_000_123 if os.geteuid() == 0 else os.getuid()
+    renew_folder(scratch, uid)
+    assert sorted(str(p.relative_to(scratch)) for p in scratch.rglob("*")) == ["student.py", "sub"]
+    assert (scratch / "student.py").read_text() == "x = 1"
+    assert scratch.stat().st_uid == uid and (scratch / "student.py").stat().st_uid == uid
+    assert [(p.stat().st_uid, p.stat().st_mode) for p in (victim, victim_dir)] == before
+    assert victim.read_text() == "secret"
