@@ -33,6 +33,7 @@ from grader.checks import CheckResult, JudgeContext, Verdict
 from grader.checks.diagnose import hint_for_error
 from grader.codec import CodecError, decode, encode
 from grader.report.model import Report
+from grader.report.text import clip_output
 from grader.sandbox import Isolation, Limits, Sandbox, SandboxError
 from grader.notebook import EXECUTE, NOTEBOOK_TIMEOUT_S, NotebookModule, place
 from grader.submission import Submission
@@ -242,18 +243,20 @@ class ModuleSession:
 
     def _collect_output(self) -> None:
         if self.child is not None:
-            self.output_parts.append(self.child.output())
+            # Bounded per child: a submission that crashes its child at every check
+            # would otherwise pile up the sandbox's whole output cap each time.
+            self.output_parts.append(clip_output(self.child.output()))
 
     def output(self) -> str:
         parts = list(self.output_parts)
         if self.child is not None:
-            parts.append(self.child.output())
+            parts.append(clip_output(self.child.output()))
         return "".join(parts)
 
     def close(self) -> None:
         if self.child is not None:
             self.child.close()
-            self.output_parts.append(self.child.output())
+            self._collect_output()
             self.child = None
 
 

@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from grader import __version__
 from grader.checks import CheckResult
+from grader.report.text import clip, clip_output, printable
 
 SCHEMA_VERSION = 1
+MAX_NOTES = 20
 
 
-def _printable(text: str) -> str:
-    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+def _bounded(text: str) -> str:
+    return clip(printable(text))
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,18 @@ class Report:
     @classmethod
     def build(cls, *, student: str, assignment: str, device: str, checks: list[CheckResult],
               problem: str | None = None, **kw) -> "Report":
+        # Text a submission controls (messages, names, what it printed) is bounded and
+        # printable in every report: writers only quote it for their format.
+        checks = [replace(c, message=_bounded(c.message), hint=c.hint and _bounded(c.hint)) for c in checks]
         counted = [c for c in checks if c.status != "skipped"]
-        # File names that are not valid UTF-8 reach us as surrogate escapes: make
-        # every text we will write printable.
-        kw["notes"] = [_printable(n) for n in kw.get("notes", ())]
-        problem = _printable(problem) if problem else problem
-        kw["output"] = _printable(kw.get("output", ""))
+        notes = [_bounded(n) for n in kw.get("notes", ())]
+        if len(notes) > MAX_NOTES:
+            notes[MAX_NOTES - 1:] = [f"... and {len(notes) - MAX_NOTES + 1} more notes"]
+        kw["notes"] = notes
+        problem = _bounded(problem) if problem else problem
+        kw["output"] = clip_output(printable(kw.get("output", "")))
+        kw["grader_errors"] = [_bounded(e) for e in kw.get("grader_errors", ())]
+        kw["submission"] = clip(printable(kw.get("submission", "")), 300)
         return cls(
             student=student, assignment=assignment, device=device, checks=tuple(checks),
             score=round(sum(c.score for c in counted), 4),
