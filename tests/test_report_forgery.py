@@ -130,3 +130,28 @@ def test_students_named_like_formulas_stay_text_in_the_gradebook(hostile_batch):
     _, out, _ = hostile_batch
     rows = list(csv.DictReader((out / "gradebook.csv").open()))
     assert sorted(r["student"] for r in rows) == ["'-rm", "'@evil", "plain"]
+
+
+def _random_texts(n: int, seed: int = 0):
+    """Strings made of Markdown's punctuation, letters and spaces (seeded: the same every run)."""
+    import random
+
+    rng = random.Random(seed)
+    alphabet = [*"\\`*_[]()<>!#|~&;:/.-+= \n\tab1@", "](", "![", "&amp;", "&#124;", "<b>", "**", "__",
+                "http://x.y", "https://", "www.a.b", "WWW.", "mailto:a@b.c", "xmpp:a@b.c/d"]
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("cell", [False, True], ids=["paragraph", "table cell"])
+def test_escaped_text_renders_as_the_same_text(cell):
+    """Whatever the text, md_inline makes Markdown that GitHub shows as exactly that text
+    on one line, with no markup but code spans (a pair of single backticks, kept)."""
+    from grader.report.text import md_inline, one_line
+
+    for text in _random_texts(400):
+        md = md_inline(text, cell=cell)
+        page = read(f"| a |\n|---|\n| {md} |\n" if cell else f"x {md}\n")
+        assert set(page.tags) <= {"p", "code", "table", "thead", "tbody", "tr", "th", "td", "a"}, (text, md)
+        if "`" not in text:
+            shown = page.tables[0][1][0] if cell else page.text.strip()[2:]
+            assert shown == one_line(text), (text, md)

@@ -27,9 +27,19 @@ OUTPUT_CHARS = 20_000    # what the student's code printed, over all its process
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 _BREAKS = re.compile(r"\s*\n\s*|\t")
 _BACKTICKS = re.compile(r"`+")
-# Markdown's inline syntax: escapes, emphasis, links and images, raw HTML and autolinks,
-# strikethrough, table cells. A one-line field cannot start a block, so these suffice.
-_MD_SPECIAL = re.compile(r"[\\*_\[\]<>~|]")
+# What Markdown reads as inline markup, each escaped only where it could be markup so
+# that report.md stays readable as text: backslashes, strikethrough, entities, raw
+# HTML and autolinks ("<" before a letter), links and images ("](" or "]["), emphasis
+# ("*" not between spaces, "_" at a word's edge). A one-line field cannot start a
+# block (heading, list, fence, table), so nothing else is needed; in a table cell a
+# pipe also ends the cell.
+_MD_SPECIAL = re.compile(r"\\|~|&(?=#?\w+;)|<(?=[A-Za-z/!?])|\](?=[(\[])|(?<!\s)\*|\*(?!\s)"
+                         r"|(?<![^\W_])_|_(?![^\W_])")
+_MD_CELL = re.compile(_MD_SPECIAL.pattern + r"|\|")
+# GitHub turns "http://...", "www...." into links and takes backslashes into them, so
+# an escape right after a URL would be undone ("http://x\<table>" is raw HTML there).
+# Writing the ':' or '.' as a character reference keeps such text from being a link.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z]):(?=//)|(?<=www)\.")
 _CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -75,23 +85,24 @@ def md_inline(text: str, cell: bool = False) -> str:
     (single backticks, as the grader writes them) are kept, everything else that
     Markdown would read as markup is backslash-escaped. ``cell``: for a table cell,
     where a pipe ends the cell even inside a code span."""
-    parts = _BACKTICKS.split(one_line(text))
-    ticks = _BACKTICKS.findall(one_line(text))
-    out = [_escape(parts[0])]
+    line = one_line(text)
+    parts, ticks = _BACKTICKS.split(line), _BACKTICKS.findall(line)
+    special = _MD_CELL if cell else _MD_SPECIAL
+
+    def escape(plain: str) -> str:
+        return _AUTOLINK.sub(lambda m: f"&#{ord(m.group())};", special.sub(r"\\\g<0>", plain))
+
+    out = [escape(parts[0])]
     i = 0
     while i < len(ticks):
         code = parts[i + 1]
         if ticks[i] == "`" and i + 1 < len(ticks) and ticks[i + 1] == "`" and code.strip():
-            out.append("`" + (code.replace("|", "\\|") if cell else code) + "`" + _escape(parts[i + 2]))
+            out.append("`" + (code.replace("|", "\\|") if cell else code) + "`" + escape(parts[i + 2]))
             i += 2
         else:
-            out.append("\\`" * len(ticks[i]) + _escape(code))
+            out.append("\\`" * len(ticks[i]) + escape(code))
             i += 1
     return "".join(out)
-
-
-def _escape(plain: str) -> str:
-    return _MD_SPECIAL.sub(r"\\\g<0>", plain)
 
 
 def csv_cell(text: str) -> str:
