@@ -4,7 +4,7 @@
 
 Grades toy_mlp's solution with tests/test_hostile_replies.py's ATTACK appended (four
 20 MB error messages, 8 million empty lists, nesting 5 000 deep, 900 000-character
-keys, a 9 MB message, 50 MB of printed output...), once to warm up and once measured,
+keys, a 9 MB message, 50 MB of printed output...) after warming up on the stub,
 and prints the grader's resident memory (peak over the graded run, from
 /proc/self/status), the wall time, the time per check and the size of the reports.
 """
@@ -21,13 +21,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 def main() -> None:
     from memwatch import _status_kib, peak_growth_mib
+    from conftest import stub_source
     from test_hostile_replies import A, grade_hostile
 
     from grader.registry import get_assignment
     from grader.runner import make_sandbox
 
     with tempfile.TemporaryDirectory() as tmp, make_sandbox(get_assignment(A, ROOT)) as sandbox:
-        grade_hostile(sandbox, Path(tmp), "warm_up")
+        grade_hostile(sandbox, Path(tmp), "warm_up", stub_source(A))
         before = _status_kib("VmRSS") / 1024
         with peak_growth_mib() as grew:
             t = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ROOT, solution_source
+from conftest import ROOT, solution_source, stub_source
 from grader import api
 
 A = "toy_mlp"  # few checks: each one below gets the next attack
@@ -54,10 +54,10 @@ _harness.encode = _hostile_encode
 '''
 
 
-def grade_hostile(sandbox, tmp_path, name: str):
+def grade_hostile(sandbox, tmp_path, name: str, source: str | None = None):
     path = tmp_path / name / f"{A}.py"
     path.parent.mkdir()
-    path.write_text(solution_source(A) + ATTACK)
+    path.write_text(solution_source(A) + ATTACK if source is None else source)
     return api.grade(path, A, tmp_path / f"{name}_out", root=ROOT, sandbox=sandbox), tmp_path / f"{name}_out"
 
 
@@ -66,7 +66,9 @@ def graded(sandboxes, tmp_path_factory):
     from memwatch import peak_growth_mib
 
     tmp = tmp_path_factory.mktemp("hostile")
-    grade_hostile(sandboxes(A), tmp, "warm_up")  # judges, reference data and templates loaded once
+    # Reference data, templates and the report path loaded once, cheaply: the stub
+    # errs in every check, as the attacker does.
+    grade_hostile(sandboxes(A), tmp, "warm_up", stub_source(A))
     with peak_growth_mib() as grew:
         report, out = grade_hostile(sandboxes(A), tmp, "attacker")
     return report, out, grew()
