@@ -155,3 +155,23 @@ def test_escaped_text_renders_as_the_same_text(cell):
         if "`" not in text:
             shown = page.tables[0][1][0] if cell else page.text.strip()[2:]
             assert shown == one_line(text), (text, md)
+
+
+@pytest.mark.parametrize("case", [c for c in FORGERIES if "message" in FORGERIES[c] or "hint" in FORGERIES[c]
+                                  or "note" in FORGERIES[c] or "problem" in FORGERIES[c]])
+def test_feedback_notebook_cells_cannot_be_forged(case):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from grader.report.feedback import FEEDBACK_TAG, render_feedback_notebook
+
+    report = _report(**FORGERIES[case])
+    nb = nbformat.writes(new_notebook(cells=[new_code_cell("def nn_forward_backward(): ...")])).encode()
+    uses = {c.name: ["nn_forward_backward"] for c in report.checks}
+    fb = render_feedback_notebook(report, nb, {"nn_forward_backward": 1}, uses)
+    for cell in fb.cells:
+        if FEEDBACK_TAG in cell.metadata.get("tags", []):
+            page = read(cell.source)
+            assert not page.tables and not {"h1", "hr", "blockquote", "pre", "ol"} & set(page.tags), cell.source
+            assert all(tag in ("h2", "h3") for tag, _ in page.headings) and len(page.headings) == 1
+            assert set(page.tags) <= TAGS | {"h3", "br"}, set(page.tags) - TAGS
