@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from grader import __version__, api
+from grader.report.text import one_line
 
 EXIT_OK, EXIT_GRADER_FAILED, EXIT_USAGE, EXIT_BELOW = 0, 1, 2, 3
 
@@ -106,14 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _print_table(reports, file=sys.stdout) -> None:
+def _print_table(reports, file=None) -> None:
     if not reports:
         return
-    width = max(7, *(len(r.student) for r in reports))
+    # Student ids and problems are student text: one_line keeps escape sequences and
+    # line breaks out of the terminal.
+    names = {r.student: one_line(r.student) for r in reports}
+    width = max(7, *(len(n) for n in names.values()))
     print(f"{'student':<{width}}  {'score':>12}  {'passed':>6}  status", file=file)
     for r in reports:
-        status = r.status if not r.problem else f"error: {r.problem[:60]}"
-        print(f"{r.student:<{width}}  {r.score:>5g} / {r.max_score:<5g}  {r.count('passed'):>6}  {status}", file=file)
+        status = r.status if not r.problem else f"error: {one_line(r.problem)[:60]}"
+        print(f"{names[r.student]:<{width}}  {r.score:>5g} / {r.max_score:<5g}  {r.count('passed'):>6}  {status}",
+              file=file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,7 +198,7 @@ def _run(args) -> int:
             if bar is not None:
                 bar.total = total
                 bar.n = done
-                bar.set_postfix_str(student, refresh=False)
+                bar.set_postfix_str(one_line(student), refresh=False)
                 bar.refresh()
 
         try:

@@ -30,6 +30,7 @@ from grader.sandbox import Isolation, Limits, Reply, Sandbox, SandboxError
 from grader.harness import read_running
 from grader.notebook import NOTEBOOK_TIMEOUT_S, NotebookModule, place
 from grader.sandbox.mounts import renew_folder
+from grader.report.text import clip_output
 from grader.submission import Submission
 
 log = logging.getLogger(__name__)
@@ -287,18 +288,20 @@ class ModuleSession:
 
     def _collect_output(self) -> None:
         if self.child is not None:
-            self.output_parts.append(self.child.output())
+            # Bounded per child: a submission that crashes its child at every check
+            # would otherwise pile up the sandbox's whole output cap each time.
+            self.output_parts.append(clip_output(self.child.output()))
 
     def output(self) -> str:
         parts = list(self.output_parts)
         if self.child is not None:
-            parts.append(self.child.output())
+            parts.append(clip_output(self.child.output()))
         return "".join(parts)
 
     def close(self) -> None:
         if self.child is not None:
             self.child.close()
-            self.output_parts.append(self.child.output())
+            self._collect_output()
             self.child = None
 
 

@@ -194,7 +194,8 @@ def load_submission(path: str | Path, module: str, student: str | None = None, *
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         raise SubmissionNotFound(f"{path}: no such file or folder")
-    student = student or (path.stem if path.is_file() else path.name)
+    # A folder's own name, also for "." or ".." (whose Path.name is "" or "..").
+    student = student or (path.stem if path.is_file() else Path(os.path.abspath(path)).name) or "student"
     if path.is_symlink():
         return Submission(student, path, module, problem=f"{path.name} is a symbolic link: submit the file itself")
     if path.is_dir():

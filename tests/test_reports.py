@@ -7,12 +7,14 @@ import io
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
 
 from conftest import ROOT
-from grader.report import render_html
+from gfm import read
+from grader.report import ICONS, render_html, render_markdown
 
 A = "two_layer_net"
 CAROL = (ROOT / "assignments" / A / "demo_class" / "carol.py").read_text()  # gradients N times too large
@@ -68,9 +70,49 @@ def test_failures_show_heat_maps_and_loss_curves(carol_report):
 
 def test_markdown_and_json_agree(carol_report):
     report, out = carol_report
-    md = (out / "report.md").read_text()
-    assert f"{report.score:g} / {report.max_score:g}" in md
-    assert "**Likely cause:** grads['b1'] is 5x the reference everywhere and N = 5" in md
+    page = read((out / "report.md").read_text())
+    assert f"Score: {report.score:g} / {report.max_score:g}" in page.text
+    assert "Likely cause: grads['b1'] is 5x the reference everywhere and N = 5" in page.text
+    assert page.tables[0][1:] == [[ICONS[c.status], c.name + (" (hidden)" if c.visibility == "hidden" else ""),
+                                   f"{c.score:g} / {c.max_score:g}", c.status] for c in report.checks]
+
+
+@pytest.mark.parametrize("fields", [
+    {},
+    {"notes": ("graded hw|1.py as two_layer_net.py", "2 files from the export combined")},
+    {"problem": "importing two_layer_net.py failed: SyntaxError | at line 3", "notes": ("a | note",)},
+    {"student": "o'brien | `x|y` <b>"},
+], ids=["as graded", "notes", "problem and note", "student text"])
+def test_every_table_in_report_md_renders_on_github(carol_report, fields):
+    """GitHub needs a blank line between a list (the notes) and a table, and a pipe
+    in a cell ends the cell, even in a code span."""
+    report, _ = carol_report
+    checks = tuple(replace(c, hint="a | b `c|d`") if c.status != "passed" else c for c in report.checks)
+    shown = replace(report, checks=checks, **fields)
+    md = render_markdown(shown)
+    page = read(md)
+    table_lines = [line for line in md.splitlines() if line.startswith("|")]
+    assert len(page.tables) == 1 and len(page.tables[0]) == len(table_lines) - 1  # the |---| line is no row
+    assert all(len(row) == 4 for row in page.tables[0])
+    assert [row[1] for row in page.tables[0][1:]] == [
+        c.name + (" (hidden)" if c.visibility == "hidden" else "") for c in report.checks]
+    if shown.notes:
+        assert all(f"Note: {n}" in page.text for n in shown.notes)
+    assert "a | b c|d" in page.text.replace("`", "")
+
+
+def test_grading_a_folder_as_dot_names_the_student(tmp_path, sandboxes, monkeypatch):
+    from grader import api
+
+    folder = tmp_path / "dana"
+    folder.mkdir()
+    (folder / "two_layer_net.py").write_text(CAROL)
+    monkeypatch.chdir(folder)
+    from grader.submission import load_submission
+
+    report = api.grade(".", A, tmp_path / "out", root=ROOT, sandbox=sandboxes(A))
+    assert report.student == "dana" and load_submission(".", A, student="d.smith").student == "d.smith"
+    assert read((tmp_path / "out" / "report.md").read_text()).headings[0][1] == f"{A}: dana"
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="headless Chromium is not installed")

@@ -17,6 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader
 
 from grader.report.model import Report
+from grader.report.text import md_block, md_inline
 
 __all__ = ["Report", "write_report", "render_markdown", "render_html", "gradescope_results", "Figure"]
 
@@ -35,13 +36,16 @@ class Figure:
 
 
 def _env(autoescape: bool) -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("grader.report", "templates"),
         # Explicitly on for HTML: student text (messages, printed output) must never be markup.
         # (select_autoescape would look at the ".j2" extension and turn it off.)
         autoescape=autoescape,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
+    env.filters.update(md=md_inline, cell=lambda t: md_inline(t, cell=True), block=md_block,
+                       code=lambda name: md_inline(f"`{name}`"))
+    return env
 
 
 def render_markdown(report: Report) -> str:

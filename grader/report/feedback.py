@@ -17,12 +17,13 @@ in the instructor's browser. Only submissions graded from a notebook get one.
 """
 from __future__ import annotations
 
-import html
 import logging
+import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from grader.report.model import Report, format_points
+from grader.report.text import md_inline, printable
 
 __all__ = ["render_feedback_notebook", "write_notebook_feedback", "FEEDBACK_TAG"]
 
@@ -31,25 +32,20 @@ log = logging.getLogger(__name__)
 FEEDBACK_TAG = "backprop-grader-feedback"
 ICONS = {"passed": "✅", "failed": "❌", "error": "💥", "timeout": "⏱", "skipped": "⏭"}
 MAX_MESSAGE_CHARS = 800
+# What starts a block at the beginning of a line (md_inline already escapes the rest):
+# headings, quotes, bullets, setext underlines, table rows and delimiter rows,
+# ordered-list numbers.
+_BLOCK_START = re.compile(r"^(\d{1,9}(?=[.)])|)([#>+\-=|:.)])")
 
 
 def _md(text: str) -> str:
-    """Student and grader text made safe for a markdown cell: outside `code spans`,
-    HTML and markdown's own characters escaped (code spans show text as it is);
-    line breaks kept."""
+    """Student and grader text made safe for a markdown cell: each line quoted by
+    :func:`~grader.report.text.md_inline` (`code spans` kept, markup escaped, HTML
+    included), a line that would start a block (heading, list, quote, table, rule)
+    escaped at its start, line breaks kept as hard breaks."""
     text = text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + " [...] (see report.html)"
-
-    def plain(t: str) -> str:
-        t = html.escape(t, quote=False)
-        for ch in "\\*_[]#|":
-            t = t.replace(ch, "\\" + ch)
-        return t
-
-    parts = text.split("`")
-    if len(parts) % 2 == 0:            # an unmatched backtick: no code spans at all
-        return "\\`".join(plain(p) for p in parts).replace("\n", "  \n")
-    parts = [plain(p) if i % 2 == 0 else p for i, p in enumerate(parts)]
-    return "`".join(parts).replace("\n", "  \n")
+    lines = [_BLOCK_START.sub(r"\1\\\2", md_inline(line)) for line in printable(text).split("\n")]
+    return "  \n".join(line for line in lines if line)
 
 
 def _points(score: float, max_score: float) -> str:

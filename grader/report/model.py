@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass, field, replace
 
 from grader import __version__
 from grader.checks import CheckResult
+from grader.report.text import clip, clip_output, printable
 
 SCHEMA_VERSION = 1
+MAX_NOTES = 20
 
 # What a student reads for a hidden check: one fixed text per outcome, nothing from
 # the run (messages, hints, exception texts, printed output and the numbers in them
@@ -29,8 +31,8 @@ def format_points(points: float) -> str:
     return f"{round(float(points), 4):.4f}".rstrip("0").rstrip(".")
 
 
-def _printable(text: str) -> str:
-    return text.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+def _bounded(text: str) -> str:
+    return clip(printable(text))
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,22 @@ class Report:
     @classmethod
     def build(cls, *, student: str, assignment: str, device: str, checks: list[CheckResult],
               problem: str | None = None, **kw) -> "Report":
+        # Text a submission controls (messages, names, what it printed) is bounded and
+        # printable in every report: writers only quote it for their format.
+        checks = [replace(c, message=_bounded(c.message), hint=c.hint and _bounded(c.hint),
+                          output=clip_output(printable(c.output))) for c in checks]
         counted = [c for c in checks if c.status != "skipped"]
-        # File names that are not valid UTF-8 reach us as surrogate escapes: make
-        # every text we will write printable.
-        kw["notes"] = [_printable(n) for n in kw.get("notes", ())]
-        problem = _printable(problem) if problem else problem
-        kw["output"] = _printable(kw.get("output", ""))
-        kw["output_at_import"] = _printable(kw.get("output_at_import", ""))
-        kw["integrity"] = tuple(dict(f) for f in kw.get("integrity", ()))
+        notes = [_bounded(n) for n in kw.get("notes", ())]
+        if len(notes) > MAX_NOTES:
+            notes[MAX_NOTES - 1:] = [f"... and {len(notes) - MAX_NOTES + 1} more notes"]
+        kw["notes"] = notes
+        problem = _bounded(problem) if problem else problem
+        kw["output"] = clip_output(printable(kw.get("output", "")))
+        kw["grader_errors"] = [_bounded(e) for e in kw.get("grader_errors", ())]
+        kw["submission"] = clip(printable(kw.get("submission", "")), 300)
+        kw["output_at_import"] = clip_output(printable(kw.get("output_at_import", "")))
+        # Integrity evidence quotes the submission's source: bounded like any student text.
+        kw["integrity"] = tuple({k: _bounded(str(v)) for k, v in dict(f).items()} for f in kw.get("integrity", ())[:50])
         return cls(
             student=student, assignment=assignment, device=device, checks=tuple(checks),
             score=round(sum(c.score for c in counted), 4),

@@ -36,7 +36,7 @@ class Limits:
     max_file_bytes: int = 64 << 20   # largest file the child may write (RLIMIT_FSIZE)
     scratch_bytes: int = 256 << 20   # size of the child's scratch tmpfs (/tmp and /dev/shm get a quarter each)
     output_bytes: int = 1 << 20      # stdout+stderr kept by the grader; the rest is dropped with a note
-    reply_bytes: int = 256 << 20     # largest reply frame accepted from the child
+    reply_bytes: int = 16 << 20      # largest reply frame accepted from the child (grader.codec refuses more anyway)
 
     def to_dict(self) -> dict:
         return asdict(self)
