@@ -305,11 +305,11 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
     grader_errors: list[str] = []
 
     def result(spec: CheckSpec, status: str, message: str, hint: str | None = None, fraction: float = 0.0,
-               duration: float = 0.0, figures: tuple = ()) -> CheckResult:
+               duration: float = 0.0, figures: tuple = (), line: int | None = None) -> CheckResult:
         return CheckResult(name=spec.name, visibility=spec.visibility, status=status,  # type: ignore[arg-type]
                            score=round(spec.points * fraction, 4), max_score=spec.points, message=message,
                            hint=hint, duration_s=round(duration, 4), description=spec.description, part=spec.part,
-                           figures=figures if spec.visibility == "public" else ())
+                           figures=figures if spec.visibility == "public" else (), line=line)
 
     problem = submission.problem
     workdir = None
@@ -360,9 +360,11 @@ def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, opti
                 results.append(result(spec, "error", f"{outcome.detail}", duration=outcome.duration_s))
             elif outcome.status == "error":
                 error = outcome.error or {}
+                frames = error.get("frames") or []
                 results.append(result(spec, "error", describe_error(error, module_file, line_map),
                                       hint_for_error(error.get("type", ""), error.get("message", "")),
-                                      duration=outcome.duration_s))
+                                      duration=outcome.duration_s,
+                                      line=frames[-1].get("line") if frames and not line_map else None))
             else:
                 try:
                     verdict = _judge(spec, assignment, outcome.value, ref, device)

@@ -71,6 +71,7 @@ class CheckResult:
     description: str = ""
     part: str = ""
     figures: tuple[Figure, ...] = field(default=(), compare=False)
+    line: int | None = None        # where in the student's .py file it raised (CI annotations)
 
     def to_dict(self) -> dict:
         """The report.json form: pictures are left to the HTML report."""

@@ -23,12 +23,17 @@ class Gradebook:
     def csv_text(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["student", "score", "max_score", "status", *self.check_names])
+        # After the checks: who the LMS export says the student is, and when they submitted.
+        lms_columns = ["name", "lms", "lms_id", "late", "submitted_at"]
+        w.writerow(["student", "score", "max_score", "status", *self.check_names, *lms_columns])
         for r in self.reports:
             by_name = {c.name: c for c in r.checks}
+            lms = r.extra.get("lms") or {}
             w.writerow([r.student, f"{r.score:g}", f"{r.max_score:g}", r.status,
                         *[f"{by_name[n].score:g}" if n in by_name and by_name[n].status != "skipped" else ""
-                          for n in self.check_names]])
+                          for n in self.check_names],
+                        lms.get("name") or "", lms.get("source") or "", lms.get("lms_id") or "",
+                        {True: "late", False: "on time"}.get(lms.get("late"), ""), lms.get("submitted_at") or ""])
         return buf.getvalue()
 
     def pass_rates(self) -> list[tuple[str, float, int, int, int]]:
