@@ -127,12 +127,13 @@ def resolve_device(requested: str, env: dict) -> tuple[str, bool]:
 
 def grading_key(assignment: Assignment, device: str, overrides: dict) -> str:
     """What, besides the submission, decides a grade: a change here regrades everyone."""
-    # The data files and what made them, not the environment the manifest also
-    # records: regenerating elsewhere, to the same values, regrades no one.
+    # The data files' hashes, not the rest of the manifest (the environment, the
+    # fingerprint of the sources): regenerating elsewhere, or after a comment in
+    # the solution, to the same values regrades no one.
     manifest = reference_store.manifest(assignment) or {}
     h = hashlib.sha256()
     h.update(__version__.encode())
-    h.update(json.dumps([manifest.get("files"), manifest.get("fingerprint")], sort_keys=True).encode())
+    h.update(json.dumps(manifest.get("files"), sort_keys=True).encode())
     for f in (assignment.root / "assignment.toml", assignment.judges_file, assignment.probes_file):
         h.update(f.read_bytes())
     h.update(device.encode() + json.dumps(overrides, sort_keys=True).encode())
