@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 import zipfile
@@ -127,6 +126,14 @@ def run_autograder(root: Path) -> dict:
     name = json.loads((source / "autograder.json").read_text())["assignment"]
     course = source / "course"
     assignment = get_assignment(name, course)
+    from grader.sandbox.limits import readable_by_others
+
+    if os.geteuid() == 0 and not readable_by_others(str(assignment.root)):
+        # The student's code runs under another uid; where no mount namespace can be
+        # made it reads the probes in place. Failing here shows as an autograder
+        # failure on Gradescope, never as a zero for the student.
+        raise SystemExit(f"{assignment.root} is not readable by other users, so the student's process "
+                         f"could not import the probes: make {root} and its parents searchable (chmod o+rx)")
     # Only the grader reads these: the children run under other uids (and, where
     # mount namespaces work, see them empty anyway).
     results.mkdir(parents=True, exist_ok=True)
