@@ -168,8 +168,10 @@ def grade(path: str | Path, assignment: str, out: Path | None = None, *, device:
     except SubmissionNotFound as exc:
         raise UsageError(str(exc)) from None
     own = sandbox is None
-    sandbox = sandbox or make_sandbox(a, limits=_limits(memory_bytes), hide=[Path(out).resolve()] if out else [],
-                                      expose=_data_dirs(mnist_dir)).start()
+    if own:
+        with _sigint_ignored_by_children():
+            sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[Path(out).resolve()] if out else [],
+                                   expose=_data_dirs(mnist_dir)).start()
     try:
         dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
         options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=_options(a, mnist_dir),
@@ -363,6 +365,8 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
             lock = threading.Lock()
 
             def work(submission: Submission) -> str:
+                if stop.is_set():  # queued when the batch was told to stop: not started at all
+                    raise _Stopped(submission.student)
                 report = grade_submission(submission, a, sandbox, options)
                 if stop.is_set():
                     raise _Stopped(submission.student)  # whatever the interruption did to it, it is not a grade

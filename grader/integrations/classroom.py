@@ -49,8 +49,8 @@ def workflow(assignment: Assignment, wheel: str) -> dict:
     steps: list[dict] = [
         {"name": "Check out the code", "uses": "actions/checkout@v4"},
         {"name": "Set up Python", "uses": "actions/setup-python@v5", "with": {"python-version": "3.11"}},
-        {"name": "Install the grader", "run": f"python -m pip install {'torch==2.13.0'} --index-url "
-                                             f"https://download.pytorch.org/whl/cpu\npython -m pip install {wheel}"},
+        {"name": "Install the grader", "run": f"python -m pip install torch==2.13.0 --index-url "
+                                             f"https://download.pytorch.org/whl/cpu && python -m pip install {wheel}"},
         # Never fails the job by itself: the points come from the steps below.
         {"name": "Grade the public checks", "id": "grade", "run": grade},
     ]
