@@ -16,6 +16,7 @@ from grader import __version__, api
 from grader.report.text import one_line
 
 EXIT_OK, EXIT_GRADER_FAILED, EXIT_USAGE, EXIT_BELOW = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 DESCRIPTION = """\
 Autograder for backpropagation assignments. Student code runs in sandboxed child
@@ -29,6 +30,9 @@ typical use:
   backprop-grader release two_layer_net --out student_bundle
   backprop-grader grade alice.py --assignment two_layer_net --out out/alice
   backprop-grader batch class_folder/ --assignment two_layer_net --out out/
+  backprop-grader history smithjohn_201 --out out/ # every stored grading of one student
+  backprop-grader gradescope two_layer_net --out autograder.zip
+  backprop-grader release two_layer_net --repo --out student_repo   # GitHub Classroom
 """
 
 
@@ -74,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "a Jupyter notebook (.ipynb), a folder holding the student module, or a .zip of one.")
     g.add_argument("submission", help="the student's file, notebook, folder or .zip")
     g.add_argument("--student", help="student id for the report (default: the file or folder name)")
+    g.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML (one testcase per check) to FILE")
     common(g)
 
     b = sub.add_parser("batch", help="grade a whole class", description="Grade a class: a folder with one entry "
@@ -83,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("submissions", help="class folder or .zip")
     b.add_argument("--workers", type=int, default=None, help="parallel workers (default: the number of cores)")
     b.add_argument("--force", action="store_true", help="regrade everyone, changed or not")
+    b.add_argument("--only", metavar="ID[,ID]", type=lambda v: [x for x in v.split(",") if x],
+                   help="regrade only these students (changed or not); the others stay as stored")
+    b.add_argument("--canvas-column", metavar="NAME", help="the assignment's column name in canvas_import.csv, "
+                   "as Canvas shows it, e.g. 'Two-layer net (123456)' (default: the assignment's title)")
     common(b, batch=True)
 
     r = sub.add_parser("reference", help="regenerate reference_data/NAME from solutions/NAME",
@@ -95,6 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
                          "data, and a README. Hidden checks and their data are left out.")
     rel.add_argument("name")
     rel.add_argument("--out", "-o", required=True, type=Path)
+    rel.add_argument("--repo", action="store_true", help="a GitHub Classroom repository: the bundle plus "
+                     ".github/workflows/classroom.yml (one autograding step per public check) and the grader wheel")
+
+    gs = sub.add_parser("gradescope", help="write Gradescope's autograder zip", description="Write the zip to "
+                        "upload as a Gradescope programming assignment's autograder: setup.sh (Python, torch, the "
+                        "bundled grader wheel), run_autograder, every check with its reference data (hidden ones "
+                        "included; never the solution).")
+    gs.add_argument("name")
+    gs.add_argument("--out", "-o", required=True, type=Path, help="the zip to write, e.g. autograder.zip")
+
+    h = sub.add_parser("history", help="every stored grading of one student",
+                       description="List a student's gradings stored in OUT/grades.sqlite by `batch`, oldest first.")
+    h.add_argument("student", help="the student id (the folder name under OUT)")
+    h.add_argument("--out", "-o", required=True, type=Path, help="the batch's output folder")
 
     sub.add_parser("list", help="the assignments, with points and check counts")
 
@@ -134,9 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     except api.UsageError as exc:
         print(f"backprop-grader: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except api.BatchInterrupted as exc:
+        print(f"backprop-grader: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("backprop-grader: interrupted", file=sys.stderr)
-        return EXIT_GRADER_FAILED
+        return EXIT_INTERRUPTED
     except Exception as exc:  # the grader itself failed: say so, with the traceback for a bug report
         traceback.print_exc()
         print(f"backprop-grader: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -149,7 +175,10 @@ def _run(args) -> int:
         print(f"{'assignment':<18} {'points':>6} {'checks':>6} {'public':>6} {'hidden':>6}  reference  title")
         for r in rows:
             print(f"{r['name']:<18} {r['points']:>6g} {r['checks']:>6} {r['public']:>6} {r['hidden']:>6}  "
-                  f"{'yes' if r['reference_data'] else 'MISSING':<9}  {r['title']}")
+                  f"{r['reference_data']:<9}  {r['title']}")
+        if any(r["reference_data"] != "ok" for r in rows):
+            print("\nreference: missing or stale data is refused when grading; unverified data predates "
+                  "fingerprints. `backprop-grader reference NAME` fixes all three.")
         return EXIT_OK
 
     if args.command == "reference":
@@ -158,9 +187,26 @@ def _run(args) -> int:
         return EXIT_OK
 
     if args.command == "release":
-        paths = api.release(args.name, args.out, args.root)
-        print(f"wrote the student bundle for {args.name} to {args.out} ({len(paths)} files)")
+        paths = api.release(args.name, args.out, args.root, repo=args.repo)
+        print(f"wrote the student {'repository' if args.repo else 'bundle'} for {args.name} to {args.out} "
+              f"({len(paths)} files)")
         print(f"  students: cd {args.out} && pytest")
+        if args.repo:
+            print(f"  GitHub Classroom: push {args.out} as the template repository; each push runs "
+                  f".github/workflows/classroom.yml")
+        return EXIT_OK
+
+    if args.command == "gradescope":
+        path = api.gradescope(args.name, args.out, args.root)
+        print(f"wrote {path}: upload it as the autograder of a Gradescope programming assignment")
+        return EXIT_OK
+
+    if args.command == "history":
+        runs = api.history(args.out, args.student)
+        print(f"{'run':>4}  {'graded at':<25}  {'score':>13}  {'status':<7}  submission    grading key")
+        for r in runs:
+            print(f"{r.run:>4}  {r.graded_at:<25}  {r.score:>5g} / {r.max_score:<5g}  {r.status:<7}  "
+                  f"{r.sha256[:12]}  {r.grading_key}")
         return EXIT_OK
 
     if args.command == "grade":
@@ -168,6 +214,11 @@ def _run(args) -> int:
                            execute_notebook=args.execute_notebook, notebook_timeout_s=args.notebook_timeout,
                            root=args.root, mnist_dir=args.mnist, submission_timeout_s=args.submission_timeout,
                            max_check_timeout_s=args.check_timeout, memory_bytes=int(args.memory_limit * 2**30))
+        lines = api.write_ci_outputs(report, args.submission, args.junit, os.environ.get("GITHUB_STEP_SUMMARY"),
+                                     root=args.root)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            for line in lines:  # the runner turns these into annotations on the student's lines
+                print(line)
         if not args.quiet:
             _print_table([report])
             print(f"reports in {args.out}/ (report.html, report.md, report.json, results.json)")
@@ -203,6 +254,7 @@ def _run(args) -> int:
 
         try:
             result = api.batch(args.submissions, args.assignment, args.out, device=args.device, force=args.force,
+                               only=args.only, canvas_column=args.canvas_column,
                                execute_notebook=args.execute_notebook, notebook_timeout_s=args.notebook_timeout,
                                root=args.root, mnist_dir=args.mnist, progress=progress, workers=args.workers,
                                submission_timeout_s=args.submission_timeout, max_check_timeout_s=args.check_timeout,
@@ -212,8 +264,17 @@ def _run(args) -> int:
                 bar.close()
         if not args.quiet:
             _print_table(result.reports)
+            for line in result.collisions + result.namesakes:
+                print(f"note: {line}")
             print(f"graded {len(result.graded)}, unchanged {len(result.reused)}; gradebook: "
                   f"{args.out / 'gradebook.csv'}; summary: {args.out / 'summary.html'}")
+            if result.exports:
+                print(f"exports: {', '.join(p.name for p in result.exports)}")
+        for student, why in sorted(result.not_stored.items()):
+            print(f"backprop-grader: {student} not graded (the grader failed, not the student: {why}); "
+                  f"the same command again grades them", file=sys.stderr)
+        if result.not_stored:
+            return EXIT_GRADER_FAILED
         if any(r.grader_errors for r in result.reports):
             return EXIT_GRADER_FAILED
         if args.fail_under is not None and any(r.score < args.fail_under for r in result.reports):

@@ -143,11 +143,11 @@ class GradingRun:
 
     # -- one check ---------------------------------------------------------------------
     def _result(self, spec: CheckSpec, status: str, message: str, hint: str | None = None, fraction: float = 0.0,
-                duration: float = 0.0, figures: tuple = (), output: str = "") -> CheckResult:
+                duration: float = 0.0, figures: tuple = (), output: str = "", line: int | None = None) -> CheckResult:
         return CheckResult(name=spec.name, visibility=spec.visibility, status=status,  # type: ignore[arg-type]
                            score=round(spec.points * fraction, 4), max_score=spec.points, message=message,
                            hint=hint, duration_s=round(duration, 4), description=spec.description, part=spec.part,
-                           figures=figures if spec.visibility == "public" else (), output=output)
+                           figures=figures if spec.visibility == "public" else (), output=output, line=line)
 
     def check(self, spec: CheckSpec) -> CheckResult:
         """Run and judge one check; the result is also kept for :meth:`report`."""
@@ -207,9 +207,13 @@ class GradingRun:
             return self._result(spec, "error", f"{outcome.detail}", duration=outcome.duration_s, output=printed)
         if outcome.status == "error":
             error = outcome.error or {}
+            frames = error.get("frames") or []
+            # The line in the student's .py file, for CI annotations (a notebook's lines are cells').
+            line = frames[-1].get("line") if frames and isinstance(frames[-1], dict) and not self.line_map else None
             return self._result(spec, "error", describe_error(error, self.module_file, self.line_map),
                                 hint_for_error(error.get("type", ""), error.get("message", "")),
-                                duration=outcome.duration_s, output=printed)
+                                duration=outcome.duration_s, output=printed,
+                                line=line if isinstance(line, int) else None)
         try:
             verdict = _judge(spec, self.assignment, outcome.value, ref, device)
         except MalformedReply as exc:  # the student's value, not the grader, is at fault

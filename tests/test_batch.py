@@ -71,6 +71,26 @@ def test_rerun_grades_only_what_changed(tmp_path):
     assert {r.student: r.score for r in changed.reports} == {"a": 98.0, "b": 98.0}
     forced = api.batch(klass, A, out, root=ROOT, force=True)
     assert sorted(forced.graded) == ["a", "b"]
+    only = api.batch(klass, A, out, root=ROOT, only=["b"])
+    assert only.graded == ["b"] and only.reused == ["a"]
+    assert [r.score for r in api.history(out, "b")] == [0.0, 98.0, 98.0, 98.0]  # every stored run, oldest first
+    with pytest.raises(api.UsageError, match="no student zed"):
+        api.batch(klass, A, out, root=ROOT, only=["zed"])
+    run = subprocess.run([sys.executable, "-m", "grader", "history", "a", "-o", str(out)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.count("98 / 98") == 2, run.stderr
+
+
+def _wait_until_stored(db: Path, n: int) -> None:
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and done < n:
+        time.sleep(0.05)
+        if db.exists():
+            try:
+                done = sqlite3.connect(db).execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+            except sqlite3.Error:
+                pass
 
 
 def test_kill_minus_9_then_resume_loses_nothing(tmp_path):
@@ -81,15 +101,7 @@ def test_kill_minus_9_then_resume_loses_nothing(tmp_path):
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     db = out / "grades.sqlite"
-    deadline = time.monotonic() + 120
-    done = 0
-    while time.monotonic() < deadline and done < 2:
-        time.sleep(0.2)
-        if db.exists():
-            try:
-                done = sqlite3.connect(db).execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
-            except sqlite3.Error:
-                pass
+    _wait_until_stored(db, 2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     stored = sqlite3.connect(db).execute("SELECT student FROM submissions").fetchall()
@@ -101,27 +113,101 @@ def test_kill_minus_9_then_resume_loses_nothing(tmp_path):
     assert scores == {s: (98.0 if int(s[1:]) % 2 else 0.0) for s in students}
 
 
-def test_lms_exports_map_file_names_to_students(tmp_path):
-    klass = tmp_path / "canvas"
+def _by_student(result):
+    return {r.student: r for r in result.reports}
+
+
+def test_lms_exports_key_students_by_their_lms_id(tmp_path):
+    """Namesakes stay apart, hyphenated names parse, late flags and times reach the gradebook."""
+    klass = tmp_path / "export"
     klass.mkdir()
-    sol = solution_source(A)
-    (klass / "smithjohn_12345_678901_two_layer_net.py").write_text(sol)
-    (klass / "doejane_late_23456_789012_two_layer_net-1.py").write_text(stub_source(A))
-    moodle = klass / "Ana Lopez_34567_assignsubmission_file_"
-    moodle.mkdir()
-    (moodle / "two_layer_net.py").write_text(sol)
+    sol, stub = solution_source(A), stub_source(A)
+    files = {
+        "smithjohn_201_678901_two_layer_net.py": sol,           # two Canvas users called smithjohn
+        "smithjohn_202_678902_two_layer_net.py": stub,
+        "garcia-lopezana_LATE_203_678903_two_layer_net-1.py": sol,
+        "doejane_late_204_678904_helpers_extra.py": "X = 1\n",  # a second file of one Canvas user ...
+        "doejane_late_204_678905_two_layer_net.py": sol,        # ... combined with the first
+    }
+    for name, src in files.items():
+        (klass / name).write_text(src)
+    for folder, src in (("John Smith_301_assignsubmission_file_", sol), ("John Smith_302_assignsubmission_file_", stub),
+                        ("alice", stub)):
+        (klass / folder).mkdir()
+        (klass / folder / "two_layer_net.py").write_text(src)
+    (klass / "alice.py").write_text(sol)  # the same id as the folder alice/: a collision
     result = api.batch(klass, A, tmp_path / "out", root=ROOT)
-    assert {r.student: r.score for r in result.reports} == {"smithjohn": 98.0, "doejane": 0.0, "Ana_Lopez": 98.0}
+    assert {s: r.score for s, r in _by_student(result).items()} == {
+        "smithjohn_201": 98.0, "smithjohn_202": 0.0, "garcia-lopezana_203": 98.0, "doejane_204": 98.0,
+        "John_Smith_301": 98.0, "John_Smith_302": 0.0, "alice": 0.0, "alice__2": 98.0}
+    assert len(result.collisions) == 1 and "never merged" in result.collisions[0]
+    assert all(any("never merged" in n for n in _by_student(result)[s].notes) for s in ("alice", "alice__2"))
+    assert any("smithjohn" in n and "different students" in n for n in result.namesakes)
+    assert any("John Smith" in n for n in result.namesakes)
+    rows = {r["student"]: r for r in csv.DictReader((tmp_path / "out" / "gradebook.csv").open())}
+    assert (rows["smithjohn_201"]["name"], rows["smithjohn_201"]["lms_id"], rows["smithjohn_201"]["late"]) == \
+        ("smithjohn", "201", "on time")
+    assert rows["garcia-lopezana_203"]["late"] == rows["doejane_204"]["late"] == "late"
+    assert rows["John_Smith_301"]["name"] == "John Smith" and rows["John_Smith_301"]["lms"] == "moodle"
+    assert all(rows[s]["submitted_at"] for s in rows)   # no time in Canvas names: the files' mtime
 
 
-def test_gradescope_export_uses_submission_metadata(tmp_path):
+def test_gradescope_export_credits_every_group_member(tmp_path):
     klass = tmp_path / "gs"
-    (klass / "submission_111").mkdir(parents=True)
-    (klass / "submission_111" / "two_layer_net.py").write_text(solution_source(A))
-    (klass / "submission_metadata.yml").write_text(
-        "submission_111:\n  :submitters:\n  - :name: Ada Lovelace\n    :sid: 'a123'\n    :email: ada@x.org\n")
+    for sub, src in (("submission_111", solution_source(A)), ("submission_222", stub_source(A))):
+        (klass / sub).mkdir(parents=True)
+        (klass / sub / "two_layer_net.py").write_text(src)
+    (klass / "submission_metadata.yml").write_text("""\
+submission_111:
+  :submitters:
+  - :name: Ada Lovelace
+    :sid: 'a123'
+    :email: ada@x.org
+  - :name: Charles Babbage
+    :sid: b456
+    :email: cb@x.org
+  :created_at: 2024-03-01 12:34:56.123456000 -0800
+  :score: 0.0
+submission_222:
+  :submitters:
+  - :name: "O'Brien: Pat"
+    :email: pat@x.org
+  :created_at: 2024-03-02 08:00:00.000000000 -0800
+""")
     result = api.batch(klass, A, tmp_path / "out", root=ROOT)
-    assert [r.student for r in result.reports] == ["a123"]
+    by = _by_student(result)
+    assert {s: r.score for s, r in by.items()} == {"a123": 98.0, "b456": 98.0, "pat@x.org": 0.0}
+    assert by["a123"].extra["lms"]["submitted_at"] == "2024-03-01T12:34:56-08:00"
+    assert by["b456"].extra["lms"]["group"] == ["a123"] and by["b456"].extra["lms"]["name"] == "Charles Babbage"
+    assert sorted(result.graded) == ["a123", "b456", "pat@x.org"]
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_interrupted_batch_stores_only_finished_students(tmp_path, how):
+    """Ctrl-C reaches the whole process group (fork server included), SIGTERM the grader:
+    either way one line, exit 130, and the next run (no --force) grades exactly the rest."""
+    students = {f"s{i:02d}": (solution_source(A) if i % 2 else stub_source(A)) for i in range(6)}
+    klass = _class(tmp_path / "class", students)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "grader", "batch", str(klass), "-a", A, "-o", str(out), "--workers", "2", "-q"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    db = out / "grades.sqlite"
+    _wait_until_stored(db, 2)
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    stored = dict(sqlite3.connect(db).execute("SELECT student, score FROM submissions").fetchall())
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "of 6 stored" in err and "the same command again" in err
+    assert 2 <= len(stored) < 6, "the signal should land mid-batch"
+    assert stored == {s: (98.0 if int(s[1:]) % 2 else 0.0) for s in stored}
+    resumed = api.batch(klass, A, out, root=ROOT)
+    assert sorted(resumed.reused) == sorted(stored)
+    assert {r.student: r.score for r in resumed.reports} == {s: (98.0 if int(s[1:]) % 2 else 0.0) for s in students}
+    assert not any("sandbox" in (r.problem or "") for r in resumed.reports)
 
 
 def _zip(entries: dict[str, bytes], symlinks: dict[str, str] = {}) -> bytes:

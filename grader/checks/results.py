@@ -80,6 +80,7 @@ class CheckResult:
     part: str = ""
     figures: tuple[Figure, ...] = field(default=(), compare=False)
     output: str = ""            # what the student's code printed during this check
+    line: int | None = None        # where in the student's .py file it raised (CI annotations)
 
 
     def to_dict(self) -> dict:

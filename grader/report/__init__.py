@@ -74,9 +74,11 @@ def gradescope_results(report: Report) -> dict:
             "output": text if c.status != "passed" else (c.description or "passed"),
             "visibility": "visible" if c.visibility == "public" else "after_published",
             "tags": [c.status],
+            "execution_time": c.duration_s,
         })
     out = {
         "score": report.score,
+        "execution_time": report.duration_s,
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,

@@ -92,14 +92,20 @@ class Gradebook:
     def csv_text(self) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["student", "score", "max_score", "status", *self.check_names])
+        # After the checks: who the LMS export says the student is, and when they submitted.
+        lms_columns = ["name", "lms", "lms_id", "late", "submitted_at"]
+        w.writerow(["student", "score", "max_score", "status", *self.check_names, *lms_columns])
         for r in self.reports:
             by_name = {c.name: c for c in r.checks}
+            lms = r.extra.get("lms") or {}
             # Text cells go through csv_cell: a student id like "@SUM(A1)" or "-1+2"
             # must not become a formula in the spreadsheet the gradebook is opened in.
             w.writerow([csv_cell(r.student), format_points(r.score), format_points(r.max_score), csv_cell(r.status),
                         *[format_points(by_name[n].score) if n in by_name and by_name[n].status != "skipped" else ""
-                          for n in self.check_names]])
+                          for n in self.check_names],
+                        *[csv_cell(str(v)) for v in (
+                            lms.get("name") or "", lms.get("source") or "", lms.get("lms_id") or "",
+                            {True: "late", False: "on time"}.get(lms.get("late"), ""), lms.get("submitted_at") or "")]])
         return buf.getvalue()
 
     # -- what the summary shows --------------------------------------------------------
