@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import resource
 import signal
 from dataclasses import asdict, dataclass, field
 
@@ -79,6 +78,8 @@ def _libc():
 
 
 def _set(resource_id: int, value: int) -> None:
+    import resource
+
     resource.setrlimit(resource_id, (value, value))
 
 
@@ -166,6 +167,8 @@ def confine(limits: dict, isolation: dict, workdir: str) -> list[str]:
         os.setgid(gid if gid is not None else uid)
         os.setuid(uid)
         active.append(f"unprivileged user (uid {uid})")
+
+    import resource  # here, not at the top: the package must import on macOS and Windows (students' Reply)
 
     # After the uid change: RLIMIT_NPROC is checked against the new uid.
     _set(resource.RLIMIT_AS, int(limits["memory_bytes"]))
