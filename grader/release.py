@@ -124,8 +124,10 @@ def build_grader_wheel(folder: Path) -> Path:
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     version = f"{dist.version.split('+')[0]}+bundle.{digest.hexdigest()[:12]}"
     stem = f"backprop_grader-{version}"
-    headers = (dist.read_text("METADATA") or "").split("\n\n", 1)[0]   # without the long description
-    metadata = re.sub(r"(?m)^Version: .*$", f"Version: {version}", headers) + "\n"
+    # The installed metadata's headers (a .dist-info's METADATA or an .egg-info's PKG-INFO),
+    # without the long description.
+    metadata = "".join(f"{k}: {version if k == 'Version' else str(v).replace(chr(10), chr(10) + 8 * ' ')}\n"
+                       for k, v in dist.metadata.items() if k != "Description")   # continuation lines indented
     info = f"backprop_grader-{version}.dist-info"
     contents[f"{info}/METADATA"] = metadata.encode()
     contents[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: backprop-grader release\n"
