@@ -8,22 +8,23 @@
     with attempt("training on the toy data"):
         stats = two_layer_net.nn_train(...)   # NotImplementedError or a bug: a message, not a crash
 
-The first call grades every public check at once through the pytest plugin's path
-(:func:`grader.submission.load_submission`, then :func:`grader.runner.grade` in the
-sandbox with the bundle's public checks and reference data, judged in this
-process); later calls print from that result until ``<module>.py`` changes, and then
-everything is graded again. Nothing raises: a notebook run top to bottom on the stub
-shows "not implemented yet" for each check instead of stopping at the first cell.
+Each call grades that one check through the same student runner as ``pytest``
+(:class:`grader.student.BundleChecks`: one separate process that imports
+``<module>.py`` once, a time limit per check, the judges in this process), so it
+works on Linux, macOS and Windows alike. A check is graded again only after
+``<module>.py`` changed; ``summary()`` grades the ones not run yet. Nothing raises:
+a notebook run top to bottom on the stub shows "not implemented yet" for each check
+instead of stopping at the first cell.
 """
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import traceback
 from pathlib import Path
 from typing import Iterator
 
 from grader.checks import CheckResult
+from grader.student.bundle import DEFAULT_CHECK_TIMEOUT_S, BundleChecks, SetupProblem
 
 __all__ = ["Checks", "attempt"]
 
@@ -45,77 +46,52 @@ class Checks:
     """The public checks of the bundle in ``folder`` (a ``grading/`` folder beside the
     student's module), graded on demand. Call it with a check's name to print it."""
 
-    def __init__(self, folder: str | Path = "."):
-        self.folder = Path(folder).resolve()
-        self._assignment = None
-        self._results: dict[str, CheckResult] = {}
-        self._graded_sha: str | None = None
-        self._problem: str | None = None
+    def __init__(self, folder: str | Path = ".", check_timeout_s: float = DEFAULT_CHECK_TIMEOUT_S):
+        self.bundle = BundleChecks(folder, check_timeout_s=check_timeout_s,
+                                   timeout_setting="Checks(check_timeout_s=SECONDS)")
 
     @property
-    def assignment(self):
-        if self._assignment is None:
-            from grader.assignment import Assignment
-
-            grading = self.folder / "grading"
-            self._assignment = Assignment.load(grading, solutions=grading / "_no_solutions",
-                                               reference=grading / "reference_data")
-        return self._assignment
-
-    def _setup_problem(self) -> str | None:
-        if not (self.folder / "grading" / "assignment.toml").is_file():
-            return (f"no grading/assignment.toml in {self.folder}: open this notebook from the folder "
-                    f"`backprop-grader release` wrote (it holds grading/)")
-        if not (self.folder / f"{self.assignment.module}.py").is_file():
-            return f"no {self.assignment.module}.py next to this notebook: that is the file the checks grade"
-        return None
-
-    def results(self) -> dict[str, CheckResult]:
-        """check name -> result, graded again whenever the student's module changed."""
-        self._problem = self._setup_problem()
-        if self._problem:
-            return {}
-        student_file = self.folder / f"{self.assignment.module}.py"
-        sha = hashlib.sha256(student_file.read_bytes()).hexdigest()
-        if sha != self._graded_sha:
-            from grader.runner import GradeOptions, grade, make_sandbox
-            from grader.submission import load_submission
-
-            submission = load_submission(student_file, self.assignment.module, student="you")
-            with make_sandbox(self.assignment) as sandbox:
-                report = grade(submission, self.assignment, sandbox,
-                               GradeOptions(device="cpu", visibility=("public",)))
-            self._results = {c.name: c for c in report.checks}
-            self._graded_sha = sha
-        return self._results
+    def folder(self) -> Path:
+        return self.bundle.folder
 
     def result(self, name: str) -> CheckResult | None:
-        return self.results().get(name)
+        """The check's result, or None when it cannot run (printed by ``__call__``)."""
+        try:
+            return self.bundle.result(name)
+        except (SetupProblem, KeyError):
+            return None
 
     def __call__(self, name: str) -> None:
-        results = self.results()
-        if self._problem:
-            print(f"{ICONS['error']} {self._problem}")
-        elif name not in results:
-            known = ", ".join(sorted(results)) or "none"
-            print(f"{ICONS['error']} there is no public check named {name!r} (known: {known})")
-        else:
-            print(result_text(name, results[name]))
+        problem = self.bundle.problem()
+        if problem:
+            print(f"{ICONS['error']} {problem}")
+            return
+        known = [c.name for c in self.bundle.public()]
+        if name not in known:
+            print(f"{ICONS['error']} there is no public check named {name!r} (known: {', '.join(known)})")
+            return
+        print(result_text(name, self.bundle.result(name)))
 
     def summary(self) -> None:
-        results = self.results()
-        if self._problem:
-            print(f"{ICONS['error']} {self._problem}")
+        problem = self.bundle.problem()
+        if problem:
+            print(f"{ICONS['error']} {problem}")
             return
-        counted = [r for r in results.values() if r.status != "skipped"]
+        results = [self.bundle.result(c.name) for c in self.bundle.public()]
+        counted = [r for r in results if r.status != "skipped"]
         passed = [r for r in counted if r.status == "passed"]
-        score, total = sum(r.score for r in counted), sum(r.max_score for r in counted)
-        print(f"public checks: {len(passed)} of {len(counted)} passed, {score:g} / {total:g} points")
+        print(f"public checks: {len(passed)} of {len(counted)} passed")
+        for line in self.bundle.totals().lines():
+            print(line)
         for r in counted:
             if r.status != "passed":
                 print(f"  {ICONS.get(r.status, '')} {r.name}: {r.message.splitlines()[0] if r.message else r.status}")
         if len(passed) == len(counted):
             print("all public checks pass; hidden checks test the same functions on other inputs when you submit")
+
+    def close(self) -> None:
+        """Stop the process that runs your module (it also ends with the notebook's kernel)."""
+        self.bundle.close()
 
 
 @contextlib.contextmanager

@@ -1,11 +1,17 @@
 """The public checks as pytest tests, for students.
 
 A released bundle's ``conftest.py`` turns this plugin on. It collects
-``grading/assignment.toml`` as one test per check and grades the student's module
-in the bundle folder exactly as ``backprop-grader grade`` would (same sandbox,
-same judges), but only the public checks, and shows a failure as the check's
-message and hint: what was compared, where it differs most, the likely cause.
-No grader traceback.
+``grading/assignment.toml`` as one test per public check; each test runs its own
+check when pytest reaches it (``-x``, ``-k``, ``--lf`` work as usual), through
+:class:`grader.student.BundleChecks`: the student's module is imported once, in a
+separate process started with nothing but ``subprocess`` (Linux, macOS, Windows),
+and each check's output is judged here with the same probes, judges and messages as
+``backprop-grader grade``. A failure shows as the check's message and hint: what
+was compared, where it differs most, the likely cause; no grader traceback. At the
+end: the public points, and what the hidden checks are worth.
+
+``--check-timeout SECONDS`` (or ``check_timeout`` in pytest.ini) is each check's time
+limit here (default 10 s): an infinite loop fails its check instead of hanging.
 """
 from __future__ import annotations
 
@@ -13,15 +19,52 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import Assignment
 from grader.checks import CheckResult
+from grader.student.bundle import DEFAULT_CHECK_TIMEOUT_S, BundleChecks, SetupProblem
 
-_STATE_KEY = pytest.StashKey[dict]()
+_STATE_KEY = pytest.StashKey[dict]()          # bundle folder -> its BundleChecks
+_TIMEOUT_KEY = pytest.StashKey[float]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("backprop-grader", "public checks of a backprop-grader assignment")
+    group.addoption("--check-timeout", type=float, default=None, metavar="SECONDS",
+                    help=f"time limit of each check (default: the check_timeout ini value, else "
+                         f"{DEFAULT_CHECK_TIMEOUT_S:g} s)")
+    parser.addini("check_timeout", f"time limit of each public check in seconds (default {DEFAULT_CHECK_TIMEOUT_S:g})",
+                  default=str(DEFAULT_CHECK_TIMEOUT_S))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE_KEY] = {}
+    config.stash[_TIMEOUT_KEY] = _check_timeout(config)
     config.addinivalue_line("markers", "backprop_check: a public check of a backprop-grader assignment")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for checks in config.stash.get(_STATE_KEY, {}).values():
+        checks.close()
+
+
+def _check_timeout(config: pytest.Config) -> float:
+    value = config.getoption("check_timeout")
+    if value is None:
+        try:
+            value = float(config.getini("check_timeout"))
+        except ValueError:
+            raise pytest.UsageError(f"check_timeout in the ini file must be a number of seconds, "
+                                    f"not {config.getini('check_timeout')!r}") from None
+    if value <= 0:
+        raise pytest.UsageError("--check-timeout must be more than 0 seconds")
+    return value
+
+
+def _bundle_checks(config: pytest.Config, folder: Path) -> BundleChecks:
+    """One per bundle folder for the whole session: its student process stays up between tests."""
+    state = config.stash[_STATE_KEY]
+    if folder not in state:
+        state[folder] = BundleChecks(folder, check_timeout_s=config.stash[_TIMEOUT_KEY])
+    return state[folder]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -33,21 +76,19 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 class AssignmentFile(pytest.File):
     def collect(self):
-        grading = self.path.parent
-        assignment = Assignment.load(grading, solutions=grading / "_no_solutions",
-                                     reference=grading / "reference_data")
-        for spec in assignment.checks:
-            if spec.visibility != "public":
-                continue
-            item = CheckItem.from_parent(self, name=spec.name, assignment=assignment)
+        checks = _bundle_checks(self.config, self.path.parent.parent)
+        for spec in checks.public():
+            item = CheckItem.from_parent(self, name=spec.name, checks=checks)
             item.add_marker("backprop_check")
+            if spec.part:
+                item.extra_keyword_matches.add(spec.part)   # `pytest -k loss` selects a part
             yield item
 
 
 class CheckFailed(Exception):
-    def __init__(self, result: CheckResult):
-        super().__init__(result.message)
-        self.result = result
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
 
 
 def failure_text(name: str, r: CheckResult) -> str:
@@ -62,41 +103,34 @@ def failure_text(name: str, r: CheckResult) -> str:
 
 
 class CheckItem(pytest.Item):
-    def __init__(self, *, assignment: Assignment, **kwargs):
+    def __init__(self, *, checks: BundleChecks, **kwargs):
         super().__init__(**kwargs)
-        self.assignment = assignment
-
-    def _results(self) -> dict[str, CheckResult]:
-        """Grade every selected check of this assignment once, on first use."""
-        state = self.config.stash[_STATE_KEY]
-        key = str(self.assignment.root)
-        if key not in state:
-            from grader.runner import GradeOptions, grade, make_sandbox
-            from grader.submission import load_submission
-
-            selected = tuple(i.name for i in self.session.items
-                             if isinstance(i, CheckItem) and str(i.assignment.root) == key)
-            student_file = self.assignment.root.parent / f"{self.assignment.module}.py"
-            submission = load_submission(student_file, self.assignment.module, student="you")
-            with make_sandbox(self.assignment) as sandbox:
-                report = grade(submission, self.assignment, sandbox,
-                               GradeOptions(device="cpu", only=selected, visibility=("public",)))
-            state[key] = {c.name: c for c in report.checks}
-        return state[key]
+        self.checks = checks
 
     def runtest(self) -> None:
-        result = self._results().get(self.name)
-        if result is None:
-            pytest.skip("not graded")
+        try:
+            result = self.checks.result(self.name)
+        except SetupProblem as exc:
+            raise CheckFailed(str(exc)) from None
+        if result.output:
+            self.add_report_section("call", "stdout", result.output)   # what the student's code printed
         if result.status == "skipped":
             pytest.skip(result.message)
         if result.status != "passed":
-            raise CheckFailed(result)
+            raise CheckFailed(failure_text(self.name, result))
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, CheckFailed):
-            return failure_text(self.name, excinfo.value.result)
+            return excinfo.value.text
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return self.path, None, f"{self.assignment.name}::{self.name}"
+        return self.path, None, f"{self.checks.assignment.name}::{self.name}"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    ran = [c for c in config.stash.get(_STATE_KEY, {}).values() if c.results]
+    for checks in ran:
+        prefix = f"{checks.assignment.name}: " if len(ran) > 1 else ""
+        for line in checks.totals().lines():
+            terminalreporter.write_line(prefix + line, bold=True)

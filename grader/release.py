@@ -1,14 +1,18 @@
 """The student bundle: what ``backprop-grader release NAME --out DIR`` writes.
 
     DIR/
-        README.md            how to work and how to run the checks
+        README.md            how to install (one line), work, and run the checks
+        requirements.txt     names the grader's wheel below (it is not on any index)
+        wheels/backprop_grader-<version>-py3-none-any.whl
+                             this grader, built at release time from the installed package
+        pytest.ini           this folder's pytest settings (check_timeout; nothing above applies)
+        conftest.py          turns on the grader's pytest plugin, or says in one line why it cannot
         <module>.py          the stub to fill in
         <module>.ipynb       the walkthrough: each part explained, its checks run cell by cell
         helpers.py ...       the assignment's provided files
-        conftest.py          turns on the grader's pytest plugin
-        grading/             the public checks: assignment.toml (public checks only),
-                             probes.py, judges.py, the provided files, and
-                             reference_data/public/
+        grading/             the public checks: assignment.toml (public checks only, and how
+                             many points the hidden ones are worth), probes.py, judges.py,
+                             the provided files, and reference_data/public/
 
 Nothing hidden goes in: hidden checks are dropped from the manifest and their
 reference data is not copied; solutions/ (where the model of known mistakes
@@ -16,23 +20,29 @@ lives) is never read.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import importlib.metadata
+import re
 import shutil
 import tomllib
+import zipfile
 from pathlib import Path
 
 from grader.assignment import Assignment
+from grader.student.bundle import DEFAULT_CHECK_TIMEOUT_S
 
-CONFTEST = '''\
-# Runs the public checks of this assignment with plain `pytest`.
-# Needs the grader installed (pip install backprop-grader).
-pytest_plugins = ["grader.pytest_plugin"]
-'''
+TEMPLATES = Path(__file__).resolve().parent / "release_templates"
+DISTRIBUTION = "backprop-grader"
 
 
 def _public_manifest(assignment: Assignment) -> str:
     """assignment.toml with only the public checks, re-emitted as TOML."""
     data = tomllib.loads((assignment.root / "assignment.toml").read_text())
+    hidden = [c for c in data.get("check", []) if c.get("visibility", "public") != "public"]
     data["check"] = [c for c in data.get("check", []) if c.get("visibility", "public") == "public"]
+    # Only how many and what they are worth: the student's total says what is still to come.
+    data.update(hidden_checks=len(hidden), hidden_points=float(sum(c["points"] for c in hidden)))
     return _to_toml(data)
 
 
@@ -61,45 +71,80 @@ def _to_toml(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _readme(assignment: Assignment) -> str:
+def _readme(assignment: Assignment, torch_version: str, check_timeout: float) -> str:
+    import jinja2
+
     public = [c for c in assignment.checks if c.visibility == "public"]
     hidden = [c for c in assignment.checks if c.visibility == "hidden"]
-    rows = "\n".join(f"| `{c.name}` | {c.points:g} | {c.description} |" for c in public)
     provided = (" " + ", ".join(f"`{p}`" for p in assignment.provided) + " "
                 + ("has" if len(assignment.provided) == 1 else "have") + " what the assignment provides."
                 if assignment.provided else "")
     own = assignment.root / "README.md"
-    intro = own.read_text() if own.is_file() else f"# {assignment.title}\n"
-    return f"""{intro.rstrip()}
+    intro = own.read_text(encoding="utf-8") if own.is_file() else f"# {assignment.title}\n"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True,
+                             autoescape=False)  # Markdown, written by the instructor
+    return env.get_template("README.md.j2").render(
+        intro=intro.rstrip(), module=assignment.module, provided=provided, torch=torch_version,
+        check_timeout=f"{check_timeout:g}", public=public, hidden=hidden,
+        public_points=f"{sum(c.points for c in public):g}", hidden_points=f"{sum(c.points for c in hidden):g}")
 
-## Working on it
 
-Fill in the functions of `{assignment.module}.py` (each one raises `NotImplementedError`
-until you do).{provided} Then, in this folder:
+def _torch_requirement() -> str:
+    """The torch version the grader pins (the students install that one first)."""
+    for req in importlib.metadata.requires(DISTRIBUTION) or []:
+        m = re.fullmatch(r"torch\s*==\s*([\w.+]+)", req.split(";")[0].strip())
+        if m:
+            return m.group(1)
+    raise RuntimeError(f"{DISTRIBUTION} does not pin torch with == in its metadata")
 
-    pytest                      # all public checks
-    pytest -k forward           # only some
-    pytest -x                   # stop at the first failure
 
-Or open `{assignment.module}.ipynb` in Jupyter: it explains each part, runs the same
-checks cell by cell, and checks and plots your network as you go.
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
-Each failing check says what was compared, where it differs most, and when it can
-tell, the likely cause. Your code runs in a separate process with a time limit per
-check, so an infinite loop fails one check instead of hanging.
 
-## What is graded
+def build_grader_wheel(folder: Path) -> Path:
+    """This grader as a pure-Python wheel in ``folder``: the ``grader`` package this
+    process runs (its files as they are on disk, an editable checkout included) and
+    the installed distribution's metadata (dependencies, the ``backprop-grader``
+    command). The version gets a local label from the files' hash, so a bundle with a
+    changed grader installs over an older one; the bytes depend only on the files."""
+    import grader
 
-{len(public)} public checks ({sum(c.points for c in public):g} points), the ones `pytest` runs here:
-
-| check | points | what it checks |
-|---|---:|---|
-{rows}
-
-plus {len(hidden)} hidden checks ({sum(c.points for c in hidden):g} points) that test the same
-functions on other inputs. Code that passes the public checks honestly (no hard-coded
-outputs) usually passes them too.
-"""
+    try:
+        dist = importlib.metadata.distribution(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise RuntimeError(f"release needs the grader installed (pip install -e . in the project) to build "
+                           f"its wheel: no {DISTRIBUTION} distribution found") from None
+    package = Path(grader.__file__).resolve().parent
+    files = sorted(p for p in package.rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"))
+    contents = {f"grader/{p.relative_to(package).as_posix()}": p.read_bytes() for p in files}
+    digest = hashlib.sha256()
+    for name, data in contents.items():
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    version = f"{dist.version.split('+')[0]}+bundle.{digest.hexdigest()[:12]}"
+    stem = f"backprop_grader-{version}"
+    # The installed metadata's headers (a .dist-info's METADATA or an .egg-info's PKG-INFO),
+    # without the long description.
+    metadata = "".join(f"{k}: {version if k == 'Version' else str(v).replace(chr(10), chr(10) + 8 * ' ')}\n"
+                       for k, v in dist.metadata.items() if k != "Description")   # continuation lines indented
+    info = f"backprop_grader-{version}.dist-info"
+    contents[f"{info}/METADATA"] = metadata.encode()
+    contents[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: backprop-grader release\n"
+                                  b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    entry_points = dist.read_text("entry_points.txt")
+    if entry_points:
+        contents[f"{info}/entry_points.txt"] = entry_points.encode()
+    record = "".join(f"{name},{_record_hash(data)},{len(data)}\n" for name, data in contents.items())
+    contents[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as whl:
+        for name, data in contents.items():
+            entry = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))   # no build time in the bytes
+            entry.external_attr = 0o644 << 16
+            whl.writestr(entry, data, zipfile.ZIP_DEFLATED)
+    return path
 
 
 def write_bundle(assignment: Assignment, out: Path) -> list[Path]:
@@ -129,8 +174,18 @@ def write_bundle(assignment: Assignment, out: Path) -> list[Path]:
     for name in assignment.provided:
         put(out / name, (assignment.root / name).read_bytes())
         put(grading / name, (assignment.root / name).read_bytes())
-    put(out / "conftest.py", CONFTEST)
-    put(out / "README.md", _readme(assignment))
+    wheels = out / "wheels"
+    for old in wheels.glob("backprop_grader-*.whl"):
+        old.unlink()   # an earlier release's grader
+    wheel = build_grader_wheel(wheels)
+    written.append(wheel)
+    torch = _torch_requirement()
+    put(out / "requirements.txt", (TEMPLATES / "requirements.txt.tmpl").read_text(encoding="utf-8").format(
+        wheel=f"./wheels/{wheel.name}", torch=torch))
+    put(out / "pytest.ini", (TEMPLATES / "pytest.ini.tmpl").read_text(encoding="utf-8").format(
+        check_timeout=f"{DEFAULT_CHECK_TIMEOUT_S:g}"))
+    put(out / "conftest.py", (TEMPLATES / "conftest.py.tmpl").read_text(encoding="utf-8"))
+    put(out / "README.md", _readme(assignment, torch, DEFAULT_CHECK_TIMEOUT_S))
     put(grading / "assignment.toml", _public_manifest(assignment))
     for name in ("probes.py", "judges.py"):
         put(grading / name, (assignment.root / name).read_bytes())

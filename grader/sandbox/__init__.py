@@ -20,7 +20,6 @@ This package knows nothing about tensors, checks or reports.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -56,6 +55,8 @@ class UidLease:
 
     @classmethod
     def take(cls, base: int, start: int) -> "UidLease":
+        import fcntl  # here, not at the top: the package must import on macOS and Windows (students' Reply)
+
         LEASE_DIR.mkdir(mode=0o700, exist_ok=True)
         for i in range(UID_POOL):
             uid = base + 1 + (start + i) % UID_POOL

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import resource
 import signal
 import stat
 from dataclasses import asdict, dataclass, field
@@ -83,6 +82,8 @@ def _libc():
 
 
 def _set(resource_id: int, value: int) -> None:
+    import resource
+
     resource.setrlimit(resource_id, (value, value))
 
 
@@ -147,6 +148,8 @@ def confine(limits: dict, isolation: dict, workdir: str, plan: dict, read: list[
     drop_capabilities(libc)  # a no-op after setuid; in a user namespace it is what takes the mounts out of reach
     active.append(("caps", "no capabilities"))
     _die_with_parent(libc)  # a uid change clears the parent-death signal
+
+    import resource  # here, not at the top: the package must import on macOS and Windows (students' Reply)
 
     # After the uid change: RLIMIT_NPROC is checked against the new uid.
     _set(resource.RLIMIT_AS, int(limits["memory_bytes"]))
