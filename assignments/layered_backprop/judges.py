@@ -49,17 +49,33 @@ def _scalar_hint(got, variants: dict, tol: float = 1e-9) -> str | None:
 
 
 # -- forward and loss ----------------------------------------------------------------------
+def _single_output_flat(value, expected) -> dict | object:
+    """A single output returned as (N,) instead of (N, 1), as the lab's own published solution
+    does (it squeezes so that predictions meet y of shape (N,)): the same numbers, taken as (N, 1)."""
+    a, e = as_array(value), as_array(expected)
+    if a is not None and e is not None and e.values.ndim == 2 and e.values.shape[1] == 1 \
+            and a.values.shape == (e.values.shape[0],):
+        return {"__tensor__": a.values.reshape(-1, 1), "dtype": a.dtype, "device": a.device,
+                "requires_grad": a.requires_grad}
+    return value
+
+
 def forward(got, expected, ctx: JudgeContext) -> Verdict:
-    """y_pred = net.forward(x) against the reference. Options: ``tolerance``."""
+    """y_pred = net.forward(x) against the reference; a single output may come as (N,).
+    Options: ``tolerance``."""
     tol = float(ctx.options.get("tolerance", 1e-9))
-    c = compare_arrays(f"{_arch(ctx)}.forward(x)", got.get("y_pred"), expected["y_pred"], tol)
+    c = compare_arrays(f"{_arch(ctx)}.forward(x)", _single_output_flat(got.get("y_pred"), expected["y_pred"]),
+                       expected["y_pred"], tol)
     if c.passed:
         return Verdict(True, c.message)
     variants = (ctx.mistakes or {}).get("y_pred", {})
     hint = diagnose(c, {"variants": variants, "tolerance": tol})
-    if hint is None and c.problem == "shape" and c.got is not None and c.got.shape[-1:] != c.expected.shape[-1:]:
-        hint = ("the output has the wrong number of columns: x must go through every layer of self.layers, "
-                "the last (sigmoid) one included.")
+    hidden = [int(h) for h in ctx.inputs["hidden_sizes"]]
+    out = int(ctx.inputs["output_size"])
+    if hint is None and c.problem == "shape" and c.got is not None and c.got.ndim == 2 and \
+            c.got.shape[0] == _n(ctx) and hidden and c.got.shape[1] == hidden[-1] != out:
+        hint = (f"the output has {hidden[-1]} columns, the width of the last hidden layer: x must also go through "
+                f"the last (sigmoid) layer of self.layers.")
     return Verdict(False, c.message, hint, c.redacted)
 
 
@@ -123,12 +139,19 @@ def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
     cmps = [compare_arrays(f"{what} with y ({n},)", f, c, tol) for (what, c), (_, f) in zip(column, flat)
             if as_array(c) is not None or as_number(c) is not None]
     v = verdict_from(cmps)
-    if v.passed:
-        return Verdict(True, f"y of shape ({n},) and ({n}, 1) give the same loss and the same gradients")
-    message = v.message.replace("expected", f"with y ({n}, 1)")
-    right = {name: all(compare_arrays(w, g, e, tol).passed for (w, g), (_, e) in
-                       zip(_results(got.get(name, {})), _results(expected[name])))
+    right = {name: len(_results(got.get(name, {}))) == len(_results(expected[name])) and
+             all(compare_arrays(w, g, e, tol).passed for (w, g), (_, e) in
+                 zip(_results(got.get(name, {})), _results(expected[name])))
              for name in ("column", "flat")}
+    if v.passed and right["column"]:
+        return Verdict(True, f"y of shape ({n},) and ({n}, 1) give the same loss and the same gradients")
+    if v.passed:
+        # The same results for both shapes, but not the right ones (zeros are the same too).
+        msg = (f"y of shape ({n},) and ({n}, 1) give the same results, but not the reference's loss and gradients, "
+               f"so no credit here")
+        return _fail(msg, "fix loss_five_points and grads_five_points first: this check pays only for a loss and "
+                     "gradients that are right.")
+    message = v.message.replace("expected", f"with y ({n}, 1)")
     if right["column"] and not right["flat"]:
         hint = _trap(n)
     elif right["flat"] and not right["column"]:
@@ -193,6 +216,13 @@ def grads_numeric(got, expected, ctx: JudgeContext) -> Verdict:
     tol = float(ctx.options.get("tolerance", 1e-6))
     numeric = got.get("numeric")
     v = _grads_verdict(got.get("analytic"), numeric, ctx, tol, other="numeric")
+    loss = compare_arrays("get_loss(x, y)", got.get("loss"), expected["loss"], 1e-9)
+    if v.passed and not loss.passed:
+        # Gradients that follow a wrong loss (zeros follow a zero loss) earn nothing here.
+        return Verdict(False, f"backward agrees with central differences of your get_loss, but that loss is not "
+                              f"the mean squared error:\n{loss.message}",
+                       "fix get_loss first (see loss_five_points): agreeing with the slope of a wrong loss earns "
+                       "nothing.", f"backward follows your get_loss, which is not the reference's:\n{loss.redacted}")
     if v.passed:
         return Verdict(True, f"backward vs central differences of your get_loss: {v.message}")
     return Verdict(False, v.message, v.hint or "backward does not give the slope of your own get_loss: follow the "
@@ -214,7 +244,11 @@ def no_autograd(got, expected, ctx: JudgeContext) -> Verdict:
     if problems:
         return _fail("; ".join(problems), "compute each layer's gradients with the chain rule on plain tensors: no "
                      "requires_grad, no .backward(), no torch.autograd.grad. PyTorch is only the tensor engine here.")
-    return Verdict(True, "backward uses no autograd and its gradients are plain tensors")
+    # Zeros use no autograd either: the property pays only with the reference's gradients.
+    if not _grads_verdict(got.get("grads"), expected["grads"], ctx, 1e-9).passed:
+        msg = "backward uses no autograd, but its gradients are not the reference's, so no credit here"
+        return _fail(msg, "fix grads_five_points first: this check pays only for gradients that are right.")
+    return Verdict(True, "backward uses no autograd and its gradients are plain tensors with the reference's values")
 
 
 def apply_gradients(got, expected, ctx: JudgeContext) -> Verdict:
@@ -251,10 +285,11 @@ def apply_gradients(got, expected, ctx: JudgeContext) -> Verdict:
 # -- training ------------------------------------------------------------------------------
 def _figure(got, expected, ctx: JudgeContext, caption: str):
     grid = as_array(got.get("grid_pred"))
-    if grid is None or grid.values.ndim != 2 or grid.values.shape[1] < 1:
+    if grid is None or grid.values.ndim not in (1, 2) or grid.values.size == 0:
         return ()
-    n = int(round(np.sqrt(grid.values.shape[0])))
-    if n * n != grid.values.shape[0]:
+    values = grid.values.reshape(grid.values.shape[0], -1)
+    n = int(round(np.sqrt(values.shape[0])))
+    if n * n != values.shape[0]:
         return ()
     ticks = np.linspace(-2.0, 2.0, n)
     x = np.asarray(ctx.inputs["x"], float)
@@ -268,7 +303,7 @@ def _figure(got, expected, ctx: JudgeContext, caption: str):
     ref = as_array(expected.get("losses")) if expected else None
     if ref is not None:
         curves["reference"] = ref.values.reshape(-1)
-    fig = decision_surface(ticks, ticks, grid.values[:, 0].reshape(n, n), caption=caption,
+    fig = decision_surface(ticks, ticks, values[:, 0].reshape(n, n), caption=caption,
                            title="output of your trained network", points=x, labels=labels,
                            value_label="y_pred[:, 0]", curves=curves or None, curve_label="loss", step_label="epoch",
                            log_curves=True)

@@ -20,7 +20,6 @@ import traceback
 import numpy as np
 import torch
 
-from grader.checks.gradients import numeric_gradient
 from grader.harness import ProbeError
 
 KEYS = ("Wh", "bh", "Wy", "by")
@@ -201,23 +200,6 @@ def backward_grads(student, inputs, ctx):
     return {"yhat": yhat, "grads": grads}
 
 
-def backward_numeric(student, inputs, ctx):
-    """The student's gradients next to central differences of the loss (float64, h = 1e-6)
-    computed with the provided forward and loss_accuracy."""
-    params, X, Y = _problem(inputs, ctx)
-    _, outputs = _pair(student.forward(params, X), "forward(params, X)")
-    grads = student.backward(params, outputs, Y)
-    numeric = {}
-    for k in KEYS:
-        def loss(x, k=k):
-            p = dict(params)
-            p[k] = torch.tensor(x, dtype=torch.float64, device=ctx.device)
-            return float(student.loss_accuracy(student.forward(p, X)[0], Y)[0])
-
-        numeric[k] = numeric_gradient(loss, np.array(inputs["params"][k], dtype=np.float64), h=1e-6)
-    return {"analytic": grads, "numeric": numeric}
-
-
 def _requires_grad(values):
     if isinstance(values, dict):
         return {str(k): bool(getattr(v, "requires_grad", False)) for k, v in values.items()}
@@ -256,7 +238,8 @@ def manual_no_autograd(student, inputs, ctx):
             except Exception as exc:  # judged by the function's own checks
                 raised = _raised(exc)
         out[name] = {"used": list(used), "outputs_require_grad": _requires_grad(result),
-                     "params_require_grad": _requires_grad(watched[name]), "raised": raised}
+                     "params_require_grad": _requires_grad(watched[name]), "raised": raised,
+                     "result": result if raised is None else None}
     return out
 
 
