@@ -52,6 +52,7 @@ class CheckSpec:
     requires: str | None = None    # "cuda": skipped with a reason when no GPU is present
     seed: int = 0
     part: str = ""                 # for grouping in reports
+    after: tuple[str, ...] = ()    # earlier checks this one depends on: if they fail, "fix them first"
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,14 @@ class Assignment:
             raise AssignmentError(f"{toml_path}: check names used twice: {sorted(dupes)}")
         if not checks:
             raise AssignmentError(f"{toml_path}: no [[check]] entries")
+        for i, c in enumerate(checks):
+            # Earlier only: the runner judges in toml order, so a prerequisite listed
+            # later would not have a result yet when this check needs it.
+            late = [n for n in c.after if n not in names[:i]]
+            if late:
+                where = ["is not a check" if n not in names else "comes later in the file" for n in late]
+                raise AssignmentError(f"{toml_path}: check {c.name}: after = {late}: "
+                                      + "; ".join(f"{n} {w}" for n, w in zip(late, where)))
         repo = root.parent.parent
         return cls(
             name=name,
@@ -164,6 +173,7 @@ def _check_spec(where: Path, raw: dict[str, Any]) -> CheckSpec:
             requires=raw.get("requires"),
             seed=int(raw.get("seed", 0)),
             part=raw.get("part", ""),
+            after=tuple(raw.get("after", [])),
         )
     except KeyError as exc:
         raise AssignmentError(f"{where}: a [[check]] lacks {exc.args[0]!r}: {raw}") from None

@@ -244,6 +244,111 @@ class _State:
         self.student_file: str | None = None
         self.probes: types.ModuleType | None = None
         self.helpers: types.ModuleType | None = None
+        self.calls: CallTracker | None = None
+
+
+RUNNING_FILE = ".bpg-running"   # in the child's working folder: which graded functions are executing
+
+
+class CallTracker:
+    """Keeps, in a small file the grader reads after killing a child that ran out of
+    time, the stack of graded student functions executing right now. A child that
+    is killed cannot answer; the file says which function did not return.
+
+    The file is memory-mapped so that a call costs no system call. Student code
+    can overwrite it: that only changes which of its own functions the grader calls
+    again later (each call still has its timeout).
+    """
+
+    SIZE = 4096
+
+    def __init__(self, workdir: Path):
+        import mmap
+
+        self.stack: list[str] = []
+        fd = os.open(workdir / RUNNING_FILE, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o600)
+        try:
+            os.ftruncate(fd, self.SIZE)
+            self._map = mmap.mmap(fd, self.SIZE)
+        finally:
+            os.close(fd)
+
+    def _write(self) -> None:
+        data = "\n".join(self.stack).encode()[: self.SIZE - 1]
+        try:
+            self._map[: len(data) + 1] = data + b"\0"
+        except (ValueError, TypeError):  # unmapped or resized by student code: the grader falls back
+            pass
+
+    def wrap(self, name: str, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def tracked(*args, **kwargs):
+            self.stack.append(name)
+            self._write()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if self.stack and self.stack[-1] == name:
+                    self.stack.pop()
+                self._write()
+
+        return tracked
+
+    def track(self, module: types.ModuleType, names: list[str]) -> None:
+        """Route the module's graded plain functions (its own, not imported ones)
+        through :meth:`wrap`: calls between them go through the module's globals,
+        so nested calls are on the stack too. Classes are left as they are."""
+        for name in names:
+            fn = getattr(module, name, None)
+            if isinstance(fn, types.FunctionType) and fn.__module__ == module.__name__:
+                setattr(module, name, self.wrap(name, fn))
+
+
+def read_running(workdir: Path) -> list[str]:
+    """The grader's side of :class:`CallTracker`: the stack the child left (outermost first)."""
+    try:
+        raw = (Path(workdir) / RUNNING_FILE).read_bytes()[: CallTracker.SIZE]
+    except OSError:
+        return []
+    return [n for n in raw.split(b"\0", 1)[0].decode("utf-8", errors="replace").split("\n") if n]
+
+
+@contextlib.contextmanager
+def _capture_printed(limit: int = 64 * 1024):
+    """What the student's code prints during one request, file-descriptor level
+    (stdout and stderr). The text is also passed on to the real output, so the
+    grader's capture of the whole run stays complete and in order; the request's
+    own share lets reports show a public check's output and withhold a hidden one's."""
+    sink: list[str] = []
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    try:
+        raw = tempfile.TemporaryFile(mode="w+b")
+        saved = (os.dup(1), os.dup(2))
+    except OSError:  # no room for a file: leave the output where it goes
+        yield sink
+        return
+    os.dup2(raw.fileno(), 1)
+    os.dup2(raw.fileno(), 2)
+    try:
+        yield sink
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        raw.seek(0)
+        data = raw.read(1 << 20)
+        raw.close()
+        with contextlib.suppress(OSError):
+            os.write(saved[0], data)
+        for fd in saved:
+            os.close(fd)
+        sink.append(data[:limit].decode("utf-8", errors="replace"))
 
 
 def _import_file(name: str, path: str) -> types.ModuleType:
@@ -270,6 +375,8 @@ def _load(state: _State, req: dict) -> dict:
     except BaseException as exc:
         return {"ok": False, "error": _error(exc, state.student_file)}
     defined = sorted(n for n in vars(state.student) if not n.startswith("_"))
+    state.calls = CallTracker(Path.cwd())
+    state.calls.track(state.student, list(req.get("names", [])))
     return {"ok": True, "defined": defined,
             "missing": [n for n in req.get("names", []) if not hasattr(state.student, n)]}
 
@@ -325,10 +432,10 @@ def handle(request: bytes, context: dict) -> bytes:
     try:
         req = decode(request)
         op = req["op"]
-        if op == "load":
-            reply = _load(state, req)
-        elif op == "run":
-            reply = _run(state, req)
+        if op in ("load", "run"):
+            with _capture_printed() as printed:
+                reply = _load(state, req) if op == "load" else _run(state, req)
+            reply["printed"] = printed[0] if printed else ""
         elif op == "make_inputs":
             _seed(req.get("seed", 0))
             reply = {"ok": True, "value": to_plain(_make_inputs(state, req["fn"], req.get("args", {})))}

@@ -1,4 +1,5 @@
-"""Grading one submission: drive a sandboxed child through the checks, judge here.
+"""Grading one submission: drive a sandboxed child through the checks, judge here
+(the loop over checks is :class:`grader.grading.GradingRun`).
 
 The flow for each submission:
 
@@ -14,27 +15,22 @@ The same :class:`ModuleSession` runs the reference solution when
 """
 from __future__ import annotations
 
-import difflib
 import logging
 import os
-import re
 import site
 import sys
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
-from grader import reference as reference_store
 from grader.assignment import Assignment, CheckSpec
-from grader.checks import CheckResult, JudgeContext, Verdict
-from grader.checks.diagnose import hint_for_error
 from grader.codec import CodecError, decode, encode
 from grader.report.model import Report
-from grader.sandbox import Isolation, Limits, Sandbox, SandboxError
-from grader.notebook import EXECUTE, NOTEBOOK_TIMEOUT_S, NotebookModule, place
+from grader.sandbox import Isolation, Limits, Reply, Sandbox, SandboxError
+from grader.harness import read_running
+from grader.notebook import NOTEBOOK_TIMEOUT_S, NotebookModule, place
 from grader.submission import Submission
 
 log = logging.getLogger(__name__)
@@ -91,6 +87,35 @@ def make_sandbox(assignment: Assignment, limits: Limits | None = None, hide: lis
     return Sandbox(preload=list(dict.fromkeys(preload)), handler=HANDLER, limits=limits, isolation=isolation)
 
 
+class SandboxChild(Protocol):
+    """What :class:`ModuleSession` needs of a child process (``grader.sandbox.Child`` is one)."""
+
+    protections: list[str]   # what confines it, in words (shown in reports)
+    alive: bool
+
+    def call(self, payload: bytes, timeout_s: float) -> Reply:
+        """Send one request, wait at most ``timeout_s`` for the reply (a timeout or a
+        crash kills the child and says so in ``Reply.status``)."""
+
+    def output(self) -> str:
+        """Everything the child printed so far (capped)."""
+
+    def kill(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SandboxLike(Protocol):
+    """What :class:`ModuleSession` needs of a sandbox: ``grader.sandbox.Sandbox`` (Linux
+    confinement), or a portable one for students' own machines. ``spawn`` raises
+    ``grader.sandbox.SandboxError`` when no child can be started."""
+
+    def allocate_uid(self) -> Any:
+        """A lease whose ``uid`` the child runs as, or None."""
+
+    def spawn(self, workdir: Path, *, lease: Any = None) -> SandboxChild: ...
+
+
 @dataclass
 class Outcome:
     """What came back from running one probe: ``status`` is ok/error/timeout/died."""
@@ -100,6 +125,9 @@ class Outcome:
     error: dict | None = None
     detail: str = ""
     duration_s: float = 0.0
+    printed: str = ""         # what the student's code printed during this probe
+    time_limit: bool = False  # died of a CPU time limit: as good as a timeout
+    running: list[str] = field(default_factory=list)  # student functions executing when it stopped
 
 
 def _where(error: dict, line_map: tuple = ()) -> str:
@@ -125,22 +153,13 @@ def describe_error(error: dict, module_file: str, line_map: tuple = ()) -> str:
     return f"{error.get('type', 'Error')}{_where(error, line_map)} of {module_file}: {error.get('message', '')}".rstrip(": ")
 
 
-_NUMBER = re.compile(r"(?<![\w.])-?\d[\d.]*\d(?:e[-+]?\d+)?(?![\w])")
-
-
-def redact_numbers(text: str | None) -> str | None:
-    """A hidden check's hint without numbers of two or more digits: sizes and ratios
-    there come from the hidden inputs and expected values."""
-    return _NUMBER.sub("…", text) if text else text
-
-
 class ModuleSession:
     """One module (a student's or the solution) loaded in a sandboxed child.
 
     Restarts the child after a timeout or a crash so later checks still run.
     """
 
-    def __init__(self, sandbox: Sandbox, assignment: Assignment, workdir: Path, module_path: Path,
+    def __init__(self, sandbox: SandboxLike, assignment: Assignment, workdir: Path, module_path: Path,
                  notebook: NotebookModule | None = None, import_timeout_s: float = IMPORT_TIMEOUT_S):
         self.sandbox, self.assignment = sandbox, assignment
         self.notebook, self.import_timeout_s = notebook, import_timeout_s   # module made from a .ipynb
@@ -150,6 +169,7 @@ class ModuleSession:
         self.load_error: str | None = None
         self.protections: list[str] = []
         self.output_parts: list[str] = []
+        self.integrity: list[dict] = []   # tampering the child noticed: {"kind", "evidence"}
 
     def _load_request(self) -> bytes:
         helpers = self.workdir / "helpers.py"
@@ -211,12 +231,11 @@ class ModuleSession:
         else:
             request["inputs"] = inputs
         reply = self.child.call(encode(request), timeout_s or spec.timeout_s)
-        if reply.status == "timeout":
+        if reply.status == "timeout" or not reply.ok:
             self._collect_output()
-            return Outcome("timeout", detail=reply.detail, duration_s=reply.duration_s)
-        if not reply.ok:
-            self._collect_output()
-            return Outcome("died", detail=reply.detail, duration_s=reply.duration_s)
+            status = "timeout" if reply.status == "timeout" else "died"
+            return Outcome(status, detail=reply.detail, duration_s=reply.duration_s,
+                           time_limit="SIGXCPU" in reply.detail, running=read_running(self.workdir))
         try:
             answer = decode(reply.payload)
         except CodecError as exc:
@@ -225,9 +244,11 @@ class ModuleSession:
         if not isinstance(answer, dict) or "ok" not in answer:
             return Outcome("error", error={"type": "ProtocolError", "message": "malformed reply",
                                            "frames": [], "probe_error": True}, duration_s=reply.duration_s)
+        printed = answer.get("printed") if isinstance(answer.get("printed"), str) else ""
+        self.integrity += [f for f in answer.get("integrity") or [] if isinstance(f, dict)]
         if answer["ok"]:
-            return Outcome("ok", value=answer.get("value"), duration_s=reply.duration_s)
-        return Outcome("error", error=answer.get("error") or {}, duration_s=reply.duration_s)
+            return Outcome("ok", value=answer.get("value"), duration_s=reply.duration_s, printed=printed)
+        return Outcome("error", error=answer.get("error") or {}, duration_s=reply.duration_s, printed=printed)
 
     def make_inputs(self, fn: str, args: dict, seed: int) -> Any:
         reply = self.child.call(encode({"op": "make_inputs", "fn": fn, "args": args, "seed": seed}), 120)
@@ -285,109 +306,10 @@ def give_to_child(folder: Path, uid: int | None) -> None:
             os.chown(p, uid, uid)
 
 
-def _judge(spec: CheckSpec, assignment: Assignment, got: Any, ref: dict, device: str) -> Verdict:
-    judge = getattr(assignment.judges(), spec.judge)
-    ctx = JudgeContext(inputs=ref.get("inputs"), options=dict(spec.options), device=device, check=spec.name,
-                       mistakes=ref.get("mistakes"))
-    return judge(got, ref.get("expected"), ctx)
+def grade(submission: Submission, assignment: Assignment, sandbox: SandboxLike, options: GradeOptions) -> Report:
+    """Every selected check of one submission, in order (see :class:`grader.grading.GradingRun`
+    to grade check by check)."""
+    from grader.grading import GradingRun, grade_all  # it builds on this module
 
-
-def grade(submission: Submission, assignment: Assignment, sandbox: Sandbox, options: GradeOptions) -> Report:
-    started = time.monotonic()
-    specs = [c for c in assignment.checks
-             if c.visibility in options.visibility and (not options.only or c.name in options.only)]
-    results: list[CheckResult] = []
-    module_file = submission.notebook.name if submission.notebook else f"{assignment.module}.py"
-    line_map = submission.notebook.line_map if submission.notebook else ()
-    session = None
-    protections: list[str] = []
-    output = ""
-    grader_errors: list[str] = []
-
-    def result(spec: CheckSpec, status: str, message: str, hint: str | None = None, fraction: float = 0.0,
-               duration: float = 0.0, figures: tuple = ()) -> CheckResult:
-        return CheckResult(name=spec.name, visibility=spec.visibility, status=status,  # type: ignore[arg-type]
-                           score=round(spec.points * fraction, 4), max_score=spec.points, message=message,
-                           hint=hint, duration_s=round(duration, 4), description=spec.description, part=spec.part,
-                           figures=figures if spec.visibility == "public" else ())
-
-    problem = submission.problem
-    workdir = None
-    try:
-        if problem is None:
-            workdir, module_path = prepare_workdir(submission, assignment)
-            executes = submission.notebook is not None and submission.notebook.mode == EXECUTE
-            session = ModuleSession(sandbox, assignment, workdir, module_path, notebook=submission.notebook,
-                                    import_timeout_s=options.notebook_timeout_s if executes else IMPORT_TIMEOUT_S)
-            if not session.start():
-                problem = session.load_error
-            protections = session.protections
-        missing = set(session.load_info.get("missing", [])) if session and not problem else set()
-        defined = session.load_info.get("defined", []) if session and not problem else []
-        for spec in specs:
-            # Skipped before anything else: a check that cannot run here does not count
-            # towards max_score, whatever the submission.
-            if spec.requires == "cuda" and not options.cuda_available:
-                results.append(result(spec, "skipped", "needs a CUDA GPU; none is present on the grading machine"))
-                continue
-            if problem:
-                results.append(result(spec, "error", problem))
-                continue
-            if options.progress:
-                options.progress(spec.name)
-            absent = [n for n in spec.uses if n in missing]
-            if absent:
-                msgs = []
-                for n in absent:
-                    close = difflib.get_close_matches(n, defined, n=1, cutoff=0.6)
-                    msgs.append(f"{module_file} defines no {n}" + (f" (found {close[0]}: renamed?)" if close else ""))
-                results.append(result(spec, "error", "; ".join(msgs)))
-                continue
-            left = options.submission_timeout_s - (time.monotonic() - started)
-            if left <= 0:
-                results.append(result(spec, "timeout", f"not run: the submission used up its total time limit "
-                                      f"({options.submission_timeout_s:g} s) before this check"))
-                continue
-            device = "cuda" if spec.requires == "cuda" else options.device
-            ref = reference_store.load(assignment, spec)
-            run_options = {**spec.options, **options.option_overrides}
-            outcome = session.run(spec, ref.get("inputs"), device, run_options,  # type: ignore[union-attr]
-                                  timeout_s=min(spec.timeout_s, left, options.max_check_timeout_s or left))
-            if outcome.status == "timeout":
-                results.append(result(spec, "timeout", f"timed out: {outcome.detail} (an infinite loop, or far "
-                                      f"too slow?)", duration=outcome.duration_s))
-            elif outcome.status == "died":
-                results.append(result(spec, "error", f"{outcome.detail}", duration=outcome.duration_s))
-            elif outcome.status == "error":
-                error = outcome.error or {}
-                results.append(result(spec, "error", describe_error(error, module_file, line_map),
-                                      hint_for_error(error.get("type", ""), error.get("message", "")),
-                                      duration=outcome.duration_s))
-            else:
-                try:
-                    verdict = _judge(spec, assignment, outcome.value, ref, device)
-                except Exception as exc:  # a bug in a judge: the grader failed, not the student
-                    log.exception("judge %s failed", spec.judge)
-                    grader_errors.append(f"{spec.name}: {type(exc).__name__}: {exc}")
-                    results.append(result(spec, "error", f"the grader failed on this check ({type(exc).__name__}); "
-                                          f"your instructor has been told", duration=outcome.duration_s))
-                    continue
-                message, hint = verdict.message, verdict.hint
-                if spec.visibility == "hidden":
-                    message = verdict.redacted or ("passed" if verdict.passed else "does not match the reference")
-                    hint = redact_numbers(hint)
-                status = "passed" if verdict.passed else "failed"
-                results.append(result(spec, status, message, None if verdict.passed else hint,
-                                      verdict.score_fraction, outcome.duration_s, verdict.figures))
-    finally:
-        if session is not None:
-            output = session.output()
-            session.close()
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return Report.build(
-        student=submission.student, assignment=assignment.name, device=options.device, checks=results,
-        submission_sha256=submission.sha256, submission=submission.display_name,
-        problem=problem, notes=list(submission.notes), protections=protections,
-        output=output, duration_s=time.monotonic() - started, grader_errors=grader_errors,
-    )
+    with GradingRun(submission, assignment, sandbox, options) as run:
+        return grade_all(run)

@@ -7,11 +7,11 @@ from grader.checks.compare import Comparison, compare_arrays, rel_error
 from grader.checks.diagnose import DEFAULT_DIAGNOSES, diagnose
 from grader.checks.gradients import numeric_gradient
 from grader.checks.judges import JudgeContext, match_reference, verdict_from, walk_compare
-from grader.checks.results import CheckResult, Figure, Verdict
+from grader.checks.results import CheckResult, Figure, MalformedReply, Verdict
 from grader.checks.values import ArrayValue, as_array, as_number, describe
 
 __all__ = [
-    "ArrayValue", "CheckResult", "Figure", "Comparison", "DEFAULT_DIAGNOSES", "JudgeContext", "Verdict",
+    "ArrayValue", "CheckResult", "Figure", "Comparison", "DEFAULT_DIAGNOSES", "JudgeContext", "MalformedReply", "Verdict",
     "as_array", "as_number", "compare_arrays", "describe", "diagnose", "match_reference",
     "numeric_gradient", "rel_error", "verdict_from", "walk_compare",
 ]

@@ -56,6 +56,14 @@ class Verdict:
         return 1.0 if self.passed else 0.0
 
 
+class MalformedReply(ValueError):
+    """A judge cannot use what the student's function returned (a list where an array
+    belongs, a tensor of strings, a shape the check cannot index). The runner makes
+    it a failed verdict, "your function returned something this check cannot use: ...":
+    the student's value is at fault, not the grader. Any other exception in a judge
+    is reported as a grader error."""
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """One check's outcome for one submission, as it appears in every report."""
@@ -71,6 +79,8 @@ class CheckResult:
     description: str = ""
     part: str = ""
     figures: tuple[Figure, ...] = field(default=(), compare=False)
+    output: str = ""            # what the student's code printed during this check
+
 
     def to_dict(self) -> dict:
         """The report.json form: pictures are left to the HTML report."""

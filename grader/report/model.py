@@ -28,7 +28,9 @@ class Report:
     submission_sha256: str = ""
     notes: tuple[str, ...] = ()
     protections: tuple[str, ...] = ()
-    output: str = ""                    # what the student's code printed (capped)
+    output: str = ""                    # what the student's code printed, the whole run (capped)
+    output_at_import: str = ""          # the part printed while its module was imported
+    integrity: tuple[dict, ...] = ()    # signs of tampering: {"kind", "evidence"}, for the instructor
     duration_s: float = 0.0
     graded_at: str = ""
     grader_version: str = __version__
@@ -45,6 +47,8 @@ class Report:
         kw["notes"] = [_printable(n) for n in kw.get("notes", ())]
         problem = _printable(problem) if problem else problem
         kw["output"] = _printable(kw.get("output", ""))
+        kw["output_at_import"] = _printable(kw.get("output_at_import", ""))
+        kw["integrity"] = tuple(dict(f) for f in kw.get("integrity", ()))
         return cls(
             student=student, assignment=assignment, device=device, checks=tuple(checks),
             score=round(sum(c.score for c in counted), 4),
@@ -77,7 +81,7 @@ class Report:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["checks"] = [c.to_dict() for c in self.checks]
-        for k in ("notes", "protections", "grader_errors"):
+        for k in ("notes", "protections", "grader_errors", "integrity"):
             d[k] = list(d[k])
         # Contract fields first, in the documented order.
         head = ["schema_version", "student", "assignment", "score", "max_score", "device", "checks"]
@@ -88,7 +92,7 @@ class Report:
         fields = CheckResult.__dataclass_fields__
         checks = tuple(CheckResult(**{k: v for k, v in c.items() if k in fields}) for c in d["checks"])
         kw = {k: d[k] for k in cls.__dataclass_fields__ if k in d and k != "checks"}
-        for k in ("notes", "protections", "grader_errors"):
+        for k in ("notes", "protections", "grader_errors", "integrity"):
             if k in kw:
                 kw[k] = tuple(kw[k])
         return cls(checks=checks, **kw)
