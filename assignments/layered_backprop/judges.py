@@ -111,14 +111,39 @@ def _describe_raised(r: dict) -> str:
     return f"{r.get('type')}{at}: {r.get('message')}"
 
 
-def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
-    """get_loss and backward give the same results with y of shape (N,) and (N, 1).
+def _y_shape_parts(got, expected, tol: float) -> dict[str, bool]:
+    """The loss and the gradients, each right for both shapes of y (the reference's results):
+    half the points each. Zeros are the same for both shapes too, so sameness alone earns nothing."""
+    parts = {}
+    for part, keep in (("loss", lambda what: what == "get_loss(x, y)"), ("gradients", lambda what: what != "get_loss(x, y)")):
+        ok = True
+        for name in ("column", "flat"):
+            mine = [(w, v) for w, v in _results(got.get(name, {})) if keep(w)]
+            ref = [(w, v) for w, v in _results(expected[name]) if keep(w)]
+            ok = ok and not (got.get(name) or {}).get("loss_raised" if part == "loss" else "grads_raised") and \
+                len(mine) == len(ref) and all(compare_arrays(w, g, e, tol).passed for (w, g), (_, e) in zip(mine, ref))
+        parts[part] = ok
+    return parts
 
-    Whether those results are right is for the loss and gradient checks: here only
-    the shape of y may not matter. Options: ``tolerance``.
+
+def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
+    """get_loss and backward give the same, right results with y of shape (N,) and (N, 1).
+
+    Half the points for the loss, half for the gradients (``options.partial``); a part pays
+    only when its results are the reference's for both shapes. Options: ``tolerance``.
     """
     tol = float(ctx.options.get("tolerance", 1e-9))
     n = _n(ctx)
+    parts = _y_shape_parts(got, expected, tol)
+    fraction = sum(parts.values()) / len(parts)
+    column_raised = [(what, (got.get("column") or {}).get(f"{what}_raised")) for what in ("loss", "grads")]
+    column_raised = [(what, r) for what, r in column_raised if r]
+    if column_raised:
+        lines = [f"with y ({n}, 1) {'get_loss(x, y)' if what == 'loss' else 'backward(x, y)'} raised "
+                 f"{_describe_raised(r)}; with y ({n},) it works" for what, r in column_raised]
+        hint = (f"the shape of y matters in your code: reshape y like the network's output "
+                f"(y.reshape(y_pred.shape)) in get_loss and backward, so that ({n},) and ({n}, 1) mean the same.")
+        return Verdict(False, "\n".join(lines), hint, "\n".join(lines), fraction=fraction)
     raised = [(what, got.get("flat", {}).get(f"{what}_raised")) for what in ("loss", "grads")]
     raised = [(what, r) for what, r in raised if r]
     if raised:
@@ -131,37 +156,40 @@ def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
         for what, r in raised:
             call = "get_loss(x, y)" if what == "loss" else "backward(x, y)"
             lines.append(f"with y ({n},) {call} raised {_describe_raised(r)}; with y ({n}, 1) it works")
-        return _fail("\n".join(lines), _trap(n))
+        return Verdict(False, "\n".join(lines), _trap(n), "\n".join(lines), fraction=fraction)
     column, flat = _results(got.get("column", {})), _results(got.get("flat", {}))
     if len(column) != len(flat):
-        return _fail(f"backward(x, y) set gradients for {len(column) // 2} layers with y ({n}, 1) and for "
-                     f"{len(flat) // 2} with y ({n},)")
+        msg = (f"backward(x, y) set gradients for {len(column) // 2} layers with y ({n}, 1) and for "
+               f"{len(flat) // 2} with y ({n},)")
+        return Verdict(False, msg, None, msg, fraction=fraction)
     cmps = [compare_arrays(f"{what} with y ({n},)", f, c, tol) for (what, c), (_, f) in zip(column, flat)
             if as_array(c) is not None or as_number(c) is not None]
     v = verdict_from(cmps)
-    right = {name: len(_results(got.get(name, {}))) == len(_results(expected[name])) and
-             all(compare_arrays(w, g, e, tol).passed for (w, g), (_, e) in
-                 zip(_results(got.get(name, {})), _results(expected[name])))
-             for name in ("column", "flat")}
-    if v.passed and right["column"]:
+    if v.passed and all(parts.values()):
         return Verdict(True, f"y of shape ({n},) and ({n}, 1) give the same loss and the same gradients")
     if v.passed:
-        # The same results for both shapes, but not the right ones (zeros are the same too).
-        msg = (f"y of shape ({n},) and ({n}, 1) give the same results, but not the reference's loss and gradients, "
-               f"so no credit here")
-        return _fail(msg, "fix loss_five_points and grads_five_points first: this check pays only for a loss and "
-                     "gradients that are right.")
+        wrong = [p for p, ok in parts.items() if not ok]
+        first = " and ".join({"loss": "loss_five_points", "gradients": "grads_five_points"}[p] for p in wrong)
+        msg = (f"y of shape ({n},) and ({n}, 1) give the same results, but the {' and the '.join(wrong)} "
+               f"{'are' if len(wrong) > 1 else 'is'} not the reference's, so no credit for "
+               f"{'them' if len(wrong) > 1 else 'it'}")
+        return Verdict(False, msg, f"fix {first} first: this check pays only for results that are right.", msg,
+                       fraction=fraction)
     message = v.message.replace("expected", f"with y ({n}, 1)")
+    right = {name: all(compare_arrays(w, g, e, tol).passed for (w, g), (_, e) in
+                       zip(_results(got.get(name, {})), _results(expected[name])))
+             for name in ("column", "flat")}
     if right["column"] and not right["flat"]:
         hint = _trap(n)
     elif right["flat"] and not right["column"]:
         hint = (f"y of shape ({n}, 1) met predictions flattened to ({n},) and broadcast to ({n}, {n}): reshape y "
-                f"like the network's output (N, output_size) rather than the output like y.")
+                f"like the network's output (y.reshape(y_pred.shape)) before the loss and its gradient.")
     else:
         hint = ("the results depend on y's shape: reshape y like the predictions (y.reshape(y_pred.shape)) in both "
                 "get_loss and backward; the loss and gradient checks say what else is off.")
     return Verdict(False, f"the same targets as ({n},) and as ({n}, 1) give different results:\n{message}", hint,
-                   f"the same targets as ({n},) and as ({n}, 1) give different results:\n{v.redacted}")
+                   f"the same targets as ({n},) and as ({n}, 1) give different results:\n{v.redacted}",
+                   fraction=fraction)
 
 
 # -- gradients -----------------------------------------------------------------------------
@@ -169,6 +197,9 @@ def _layer_hint(c: Comparison, ctx: JudgeContext, variants: dict, tol: float) ->
     n = _n(ctx)
     if c.problem == "shape" and c.got is not None and c.expected is not None:
         g, e = c.got.shape, c.expected.shape
+        if c.label.endswith("bias_grad") and len(e) == 1 and g == (n, e[0]):
+            return (f"{c.label} has one row per example, shape {g}: bias_grad is delta summed over the batch "
+                    f"(delta.sum(dim=0)), shape {e}, like the bias.")
         if (len(e) == 2 and e[1] == 1 and g == (e[0], n)) or (len(e) == 1 and e == (1,) and g == (n,)):
             return _trap(n)
     return diagnose(c, {"N": n, "variants": variants, "tolerance": tol, "what": "the sum over the batch"})

@@ -122,8 +122,8 @@ def loss(student, inputs, ctx):
 def y_shapes(student, inputs, ctx):
     """get_loss and backward with y as (N, 1) and as (N,): the same targets.
 
-    With y (N, 1) an exception propagates (a bug for the other checks); with y (N,) it
-    is recorded: an error that only the flat y causes is the broadcasting trap.
+    An exception for one shape only is recorded (an error that only the flat y causes is
+    the broadcasting trap); one for both shapes is a bug for the other checks.
     """
     out = {}
     for name, flat in (("column", False), ("flat", True)):
@@ -135,9 +135,11 @@ def y_shapes(student, inputs, ctx):
             except NotImplementedError:
                 raise
             except Exception as exc:
-                if not flat:
-                    raise
                 out[name][what + "_raised"] = _raised(exc, student)
+    for what in ("loss", "grads"):  # raised for both shapes: a bug the other checks report
+        if out["column"].get(what + "_raised") and out["flat"].get(what + "_raised"):
+            raise ProbeError(f"{'get_loss' if what == 'loss' else 'backward'}(x, y) raised for y of both shapes: "
+                             f"{out['column'][what + '_raised']['type']}: {out['column'][what + '_raised']['message']}")
     return out
 
 

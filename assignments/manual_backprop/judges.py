@@ -381,7 +381,35 @@ def _call(which: str, ctx: JudgeContext) -> str:
     return f"{which}(data{''.join(f', {k}={v}' for k, v in given.items())})"
 
 
+def _convention_hint(got: dict, expected: dict, ny: int) -> str | None:
+    """The student's loss_accuracy (on one fixed input, measured by the probe) against the provided
+    one's: a rewritten loss changes every curve, and in train_autograd every step too."""
+    mine, ref = got.get("loss_accuracy"), (expected or {}).get("loss_accuracy")
+    if not isinstance(mine, list) or not isinstance(ref, list) or len(mine) != 2 or len(ref) != 2 or \
+            any(as_number(v) is None for v in mine + ref):
+        return None
+    (L, acc), (L_ref, acc_ref) = [float(v) for v in mine], [float(v) for v in ref]
+
+    def close(a, b):
+        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+    if ny > 1 and close(L, L_ref / ny):
+        return (f"your loss_accuracy averages over N x classes (torch.mean(Y * torch.log(Yhat))), so its loss is the "
+                f"provided one's divided by {ny}, the number of classes. The provided loss sums over the classes and "
+                f"averages over the batch, -(Y * torch.log(Yhat)).sum(dim=1).mean(): restore it.")
+    if close(L, L_ref) and close(acc, acc_ref / 100):
+        return ("your loss_accuracy returns the accuracy as a fraction; the provided one returns a percentage (100 "
+                "times the fraction of rows whose argmax agrees): restore it.")
+    if not (close(L, L_ref) and close(acc, acc_ref)):
+        return ("your loss_accuracy does not compute what the provided one does (the mean over the batch of -sum_k "
+                "Y log Yhat, and the accuracy in percent): restore it from the stub.")
+    return None
+
+
 def _trajectory_hint(got: dict, expected: dict, ctx: JudgeContext, first: int, which: str) -> str | None:
+    convention = _convention_hint(got, expected, int(np.shape(ctx.inputs["Ytrain"])[1]))
+    if convention:
+        return convention
     t = _settings(ctx)
     epochs, bs = int(t["epochs"]), int(t["batch_size"])
     given = ctx.options.get("train", {})
@@ -496,6 +524,22 @@ def _surface_figure(got, expected, ctx: JudgeContext, title: str, caption: str):
     return (fig,) if fig is not None else ()
 
 
+def _training_hint(loss_train, which: str) -> str | None:
+    """What the recorded training loss says about a run that did not learn."""
+    loss = [x for x in loss_train if isinstance(x, float)] if isinstance(loss_train, list) else []
+    if loss and (not np.isfinite(loss[-1]) or loss[-1] > loss[0]):
+        first = ("the backward or sgd checks fail" if which == "train_manual" else
+                 "the sgd_autograd check fails (gradients that are never zeroed pile up into ever larger steps)")
+        return (f"training diverged (the loss grew or became NaN): if {first}, fix that first; otherwise "
+                f"check the sign and size of the update (p - eta * g).")
+    if loss and abs(loss[-1] - np.log(2)) < 0.02:
+        first = "backward and sgd" if which == "train_manual" else "sgd_autograd"
+        return (f"the training loss stayed near ln 2 = 0.693, chance level for two classes: the network did not "
+                f"learn. If the {first} checks fail, fix that first; otherwise check that every update is "
+                f"written back into params.")
+    return None
+
+
 def accuracy(got, expected, ctx: JudgeContext) -> Verdict:
     """Test accuracy of the trained parameters on the circles, with a picture of the decision surface.
 
@@ -514,18 +558,8 @@ def accuracy(got, expected, ctx: JudgeContext) -> Verdict:
                        figures=figures)
     theirs = f" (the reference reaches {ref:.1f}%)" if ref is not None else ""
     if acc < threshold:
-        loss = [x for x in got.get("loss_train", []) if isinstance(x, float)]
-        hint = None
-        if loss and (not np.isfinite(loss[-1]) or loss[-1] > loss[0]):
-            first = ("the backward or sgd checks fail" if which == "train_manual" else
-                     "the sgd_autograd check fails (gradients that are never zeroed pile up into ever larger steps)")
-            hint = (f"training diverged (the loss grew or became NaN): if {first}, fix that first; otherwise "
-                    f"check the sign and size of the update (p - eta * g).")
-        elif loss and abs(loss[-1] - np.log(2)) < 0.02:
-            first = "backward and sgd" if which == "train_manual" else "sgd_autograd"
-            hint = (f"the training loss stayed near ln 2 = 0.693, chance level for two classes: the network did not "
-                    f"learn. If the {first} checks fail, fix that first; otherwise check that every update is "
-                    f"written back into params.")
+        hint = _convention_hint(got, expected, int(np.shape(ctx.inputs["Ytrain"])[1])) or \
+            _training_hint(got.get("loss_train"), which)
         msg = f"{call}: test accuracy {acc:.1f}%, needs at least {threshold:g}%{theirs}"
         return Verdict(False, msg, hint, f"test accuracy {acc:.1f}%, needs at least {threshold:g}%", figures=figures)
     return Verdict(True, f"{call}: test accuracy {acc:.1f}% >= {threshold:g}%{theirs}",

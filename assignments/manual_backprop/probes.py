@@ -28,16 +28,18 @@ CURVES = ("acc_train", "acc_test", "loss_train", "loss_test")
 
 
 # -- inputs ------------------------------------------------------------------------
-def _one_hot(rng, n, ny):
+def _one_hot(rng, n, ny, every_class=True):
     labels = rng.integers(0, ny, size=n)
-    labels[: min(n, ny)] = np.arange(min(n, ny))  # every class appears
+    if every_class:
+        labels[: min(n, ny)] = np.arange(min(n, ny))  # every class that fits appears
     Y = np.zeros((n, ny))
     Y[np.arange(n), labels] = 1.0
     return Y
 
 
-def make_problem(helpers, seed, n=6, nx=3, nh=5, ny=4, weight_std=0.5, bias_std=0.3):
-    """Random parameters (non-zero biases, so a bias left out shows), inputs and one-hot labels."""
+def make_problem(helpers, seed, n=6, nx=3, nh=5, ny=4, weight_std=0.5, bias_std=0.3, every_class=True):
+    """Random parameters (non-zero biases, so a bias left out shows), inputs and one-hot labels
+    (with every_class=False some classes may be absent, as in a small mini-batch)."""
     rng = np.random.default_rng(seed)
     params = {
         "Wh": weight_std * rng.standard_normal((nh, nx)),
@@ -46,7 +48,7 @@ def make_problem(helpers, seed, n=6, nx=3, nh=5, ny=4, weight_std=0.5, bias_std=
         "by": bias_std * rng.standard_normal((ny, 1)),
     }
     X = rng.standard_normal((n, nx))
-    return {"params": params, "X": X, "Y": _one_hot(rng, n, ny), "eta": 0.1}
+    return {"params": params, "X": X, "Y": _one_hot(rng, n, ny, every_class), "eta": 0.1}
 
 
 def make_sgd(helpers, seed, nx=3, nh=5, ny=2, eta=0.05):
@@ -158,6 +160,19 @@ def _trainer(student, ctx):
                              f"(see sgd_autograd_update).") from None
 
     return which, train
+
+
+def _loss_accuracy_probe(student, data):
+    """The student's loss_accuracy on a fixed, non-one-hot Yhat: the provided function gives
+    -log(0.7) and 100; a rewritten one (a mean over N x classes, a fraction) shows here."""
+    Y = data.Ytrain
+    ny = Y.shape[1]
+    Yhat = 0.7 * Y + 0.3 * (1 - Y) / max(1, ny - 1)
+    try:
+        L, acc = student.loss_accuracy(Yhat, Y)
+        return [float(L), float(acc)]
+    except Exception:  # noqa: BLE001 - a loss_accuracy that fails here fails the trainers' own run too
+        return None
 
 
 def _floats(values):
@@ -304,6 +319,7 @@ def train_curves(student, inputs, ctx):
         raise ProbeError(f"{which} should return (params, curves) with curves a dict of lists")
     plain = {k: _floats(curves[k]) for k in CURVES if k in curves}
     return {"curves": plain, "curve_keys": sorted(str(k) for k in curves), "randperm": seen["randperm"],
+            "loss_accuracy": _loss_accuracy_probe(student, data),
             "defaults": _defaults(getattr(student, which)),
             "forward_rows": seen["forward_rows"],
             "params_info": {k: {"requires_grad": bool(params[k].requires_grad), "is_leaf": bool(params[k].is_leaf)}
@@ -324,7 +340,7 @@ def train_accuracy(student, inputs, ctx):
         grid = _softmax_net(p, data.Xgrid)
     acc = 100.0 * float((test.argmax(dim=1) == data.Ytest.argmax(dim=1)).double().mean())
     loss = _floats(curves.get("loss_train"))
-    return {"acc_test": acc, "grid_p1": grid[:, 1],
+    return {"acc_test": acc, "grid_p1": grid[:, 1], "loss_accuracy": _loss_accuracy_probe(student, data),
             "loss_train": loss if isinstance(loss, list) and all(isinstance(v, float) for v in loss) else []}
 
 

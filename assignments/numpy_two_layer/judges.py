@@ -11,6 +11,7 @@ import numpy as np
 
 from grader.checks import Verdict, as_array, compare_arrays, describe, diagnose, verdict_from
 from grader.checks.compare import Comparison
+from grader.checks.diagnose import known_variant
 from grader.checks.judges import JudgeContext
 from grader.checks.trajectory import compare_trajectory, matching_variant, trajectory_pattern
 
@@ -96,8 +97,12 @@ def gradients_vs_numeric(got, expected, ctx: JudgeContext) -> Verdict:
             c = Comparison(c.label, False, c.problem, c.message.replace("expected", "numeric gradient of your loss"),
                            c.redacted, c.got, c.expected, c.rel_error)
         cmps.append(c)
-    v = verdict_from(cmps, hint_for=lambda c: _numeric_hint(c, ctx))
     loss = compare_arrays("loss", got.get("loss"), expected["loss"], float(ctx.options.get("loss_tolerance", 1e-9)))
+    # With the lecture's loss, its slope is the true gradient: a known mistake in the backward
+    # pass then shows as itself (checked before the ratio patterns, which assume nothing).
+    variants = (ctx.mistakes or {}).get("grads", {}) if loss.passed else {}
+    v = verdict_from(cmps, hint_for=lambda c: known_variant(c, {"variants": variants.get(c.label, {}), "tolerance": tol})
+                     or _numeric_hint(c, ctx))
     if v.passed and not loss.passed:
         # Gradients that follow a wrong loss (zeros follow a zero loss) earn nothing here.
         first = "numpy_loss_and_grads" if ctx.options.get("version", "numpy") == "numpy" else "torch_loss_and_grads"
@@ -192,57 +197,73 @@ def _right_versions(got, expected, tol: float = 1e-9) -> list[str]:
 
 def no_autograd(got, expected, ctx: JudgeContext) -> Verdict:
     """No Tensor.backward / torch.autograd.grad inside the hand-written versions, and
-    torch_forward_backward's outputs carry no autograd graph."""
-    problems = []
+    torch_forward_backward's outputs carry no autograd graph. Half the points per version,
+    and only for a version that also computes the right values."""
+    problems = {"numpy": [], "torch": []}
     for version in ("numpy", "torch"):
         used = got.get(f"{version}_used") or []
         if used:
-            problems.append(f"{FUNCTIONS[version].split('(')[0]} called {', '.join(sorted(set(used)))}")
+            problems[version].append(f"{FUNCTIONS[version].split('(')[0]} called "
+                                     f"{', '.join(sorted({str(u) for u in used}))}")
     rg = got.get("torch_requires_grad") or []
     gf = got.get("torch_has_grad_fn") or []
     names = ("loss", "grad_w1", "grad_w2")
     flagged = [names[i] for i in range(min(len(names), len(rg))) if rg[i] or (i < len(gf) and gf[i])]
     if flagged:
-        problems.append(f"torch_forward_backward returned {', '.join(flagged)} with requires_grad=True "
-                        f"(inputs had requires_grad=False)")
+        problems["torch"].append(f"torch_forward_backward returned {', '.join(flagged)} with requires_grad=True "
+                                 f"(inputs had requires_grad=False)")
     if not got.get("grad_was_enabled", True):
-        problems.append("torch_forward_backward left autograd switched off (torch.set_grad_enabled(False))")
-    if problems:
-        return _fail("; ".join(problems),
-                     "these two versions compute the gradients by hand, as the lecture's first two parts do: "
-                     "no requires_grad, no .backward(), no torch.autograd; autograd comes in autograd_train.")
+        problems["torch"].append("torch_forward_backward left autograd switched off (torch.set_grad_enabled(False))")
     return _credit_right_versions(got, expected, "neither version uses autograd; torch_forward_backward's outputs "
-                                  "carry no graph", "use no autograd")
+                                  "carry no graph", "use no autograd", problems,
+                                  "these two versions compute the gradients by hand, as the lecture's first two parts "
+                                  "do: no requires_grad, no .backward(), no torch.autograd; autograd comes in "
+                                  "autograd_train.")
 
 
-def _credit_right_versions(got, expected, ok: str, what: str) -> Verdict:
-    """A property of both versions pays half per version, and only for a version whose values are right."""
+def _credit_right_versions(got, expected, ok: str, what: str, problems: dict | None = None,
+                           problem_hint: str | None = None) -> Verdict:
+    """A property of both versions pays half per version: for a version that has it (no entry in
+    ``problems``) and whose values are right."""
+    problems = problems or {}
     right = _right_versions(got, expected)
-    if len(right) == 2:
+    has = [v for v in ("numpy", "torch") if not problems.get(v)]
+    credited = [v for v in has if v in right]
+    if len(credited) == 2:
         return Verdict(True, ok + "; both compute the reference's values")
-    wrong = [v for v in ("numpy", "torch") if v not in right]
-    names = " and ".join(FUNCTIONS[v].split("(")[0] for v in wrong)
-    msg = f"{names}: {what}, but the values are not the reference's, so no credit for {'them' if len(wrong) > 1 else 'it'}"
-    first = " and ".join(f"{v}_loss_and_grads" for v in wrong)
-    return Verdict(False, msg, f"fix {first} first: this check pays only for a version that also computes the right "
-                   f"values.", msg, fraction=len(right) / 2)
+    lines = [line for v in ("numpy", "torch") for line in problems.get(v, [])]
+    wrong = [v for v in has if v not in right]
+    if wrong:
+        names = " and ".join(FUNCTIONS[v].split("(")[0] for v in wrong)
+        lines.append(f"{names}: {what}, but the values are not the reference's, so no credit for "
+                     f"{'them' if len(wrong) > 1 else 'it'}")
+    if any(problems.get(v) for v in ("numpy", "torch")):
+        hint = problem_hint
+    else:
+        hint = f"fix {' and '.join(f'{v}_loss_and_grads' for v in wrong)} first: this check pays only for a version " \
+               f"that also computes the right values."
+    msg = "; ".join(lines)
+    return Verdict(False, msg, hint, msg, fraction=len(credited) / 2)
 
 
 def inputs_unchanged(got, expected, ctx: JudgeContext) -> Verdict:
-    changed = []
+    """Both hand-written versions leave x, y, w1, w2 as they were: half the points per version,
+    and only for a version that also computes the right values."""
+    changed = {"numpy": [], "torch": []}
     for version in ("numpy", "torch"):
-        after = got.get(version) or {}
+        after = got.get(version) if isinstance(got.get(version), dict) else {}
         for name in ("x", "y", "w1", "w2"):
             a = as_array(after.get(name))
             want = np.asarray(ctx.inputs[name], dtype=np.float64)
             if a is None or a.values.shape != want.shape or not np.array_equal(a.values.astype(np.float64), want):
-                changed.append(f"{FUNCTIONS[version].split('(')[0]} changed {name}")
-    if not changed:
-        return _credit_right_versions(got, expected, "x, y, w1 and w2 are unchanged after both functions",
-                                      "the inputs are unchanged")
-    return _fail("; ".join(changed) + " in place",
-                 "an in-place operation (+=, -=, *=, slice assignment, np.maximum(h, 0, out=h), clamp_) modified "
-                 "an input: work on new arrays (e.g. grad_h = grad_h_relu.copy() before masking it).")
+                changed[version].append(name)
+    problems = {v: [f"{FUNCTIONS[v].split('(')[0]} changed {', '.join(names)} in place"] if names else []
+                for v, names in changed.items()}
+    return _credit_right_versions(got, expected, "x, y, w1 and w2 are unchanged after both functions",
+                                  "the inputs are unchanged", problems,
+                                  "an in-place operation (+=, -=, *=, slice assignment, np.maximum(h, 0, out=h), "
+                                  "clamp_) modified an input: work on new arrays (e.g. grad_h = grad_h_relu.copy() "
+                                  "before masking it).")
 
 
 # -- training -------------------------------------------------------------------------------
