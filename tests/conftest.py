@@ -95,3 +95,26 @@ def hidden_values_shown(report, assignment) -> dict[str, list[str]]:
         if shown:
             leaks[c.name] = shown[:5]
     return leaks
+
+
+@pytest.fixture(scope="module")
+def graded(sandboxes, tmp_path_factory):
+    """graded(assignment, key, source) -> Report: each submission graded once per test module,
+    all through one fork server."""
+    cache = {}
+
+    def grade(assignment: str, key: str, source: str):
+        if (assignment, key) not in cache:
+            path = tmp_path_factory.mktemp(key) / f"{assignment}.py"
+            path.write_text(source)
+            cache[assignment, key] = api.grade(path, assignment, root=ROOT, sandbox=sandboxes(assignment))
+        return cache[assignment, key]
+
+    return grade
+
+
+def outcomes(report) -> dict[str, tuple]:
+    """check name -> (status, points earned, hint), for every check that did not pass (skips left out):
+    what a mutant's row in a test table states."""
+    return {c.name: (c.status, round(c.score, 2), c.hint) for c in report.checks
+            if c.status not in ("passed", "skipped")}

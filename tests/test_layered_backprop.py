@@ -1,8 +1,10 @@
 """layered_backprop through the public interface (grader.api.grade), as tables.
 
-The solution and a differently written correct submission earn full marks, the stub
-zero; each typical bug is a one-line mutant of the solution that loses exactly the
-checks it really breaks, and the main check's hint names the cause.
+The solution, a differently written correct submission and the lab's own published way
+(a single output squeezed to (N,)) earn full marks; the stub and a do-nothing submission
+(every method returning zeros, or noise, of the right shapes) earn nothing; each typical
+bug is a one-line mutant of the solution, and the table states every check it does not
+pass, what that check still earns and its exact hint (or None).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import ROOT, failing, hidden_values_shown, mutate, solution_source, stub_source
+from conftest import ROOT, hidden_values_shown, mutate, outcomes, solution_source, stub_source
 from grader import reference
 from grader.assignment import Assignment
 from grader.registry import get_assignment
@@ -21,12 +23,13 @@ A = "layered_backprop"
 ASSIGNMENT = get_assignment(A, ROOT)
 POINTS = {c.name: c.points for c in ASSIGNMENT.checks}
 FULL = ASSIGNMENT.max_score
-
-GRADS = ("grads_five_points", "grads_vs_numeric", "grads_multi_output", "grads_deep")
-TRAIN = ("train_five_points", "train_other")
 TRAP = "broadcasting trap"
 
-# -- the mutants: one line of the solution, and what it becomes ---------------------------------
+# -- the mutants: one line of the solution (or a few), and what it becomes ------------------------
+SQUEEZE = ("            x = layer.forward(x)\n        return x\n",
+           "            x = layer.forward(x)\n        return x.squeeze(-1) if x.shape[-1] == 1 else x\n")
+SQUEEZE_BACKWARD = ("grad = self.loss.get_gradient(_as_targets(y, y_pred), y_pred)",
+                    "grad = self.loss.get_gradient(_as_targets(y, y_pred), y_pred).reshape(self.layers[-1].last_zout.shape)")
 MUTANTS = {
     "broadcast_trap": ("    return y.reshape(y_pred.shape)\n", "    return y\n"),
     "derivative_at_zout": ("delta = grad * layer.activation.get_gradient(layer.last_zin)",
@@ -51,87 +54,261 @@ MUTANTS = {
     "loss_recorded_after_step": ("        losses.append(net.get_loss(x, y))\n",
                                  "        net.backward(x, y); net.apply_gradients(lr); "
                                  "losses.append(net.get_loss(x, y)); continue\n"),
+    # the lab's published solution squeezes a single output to (N,) and reshapes the loss gradient back
+    "course_squeeze": (SQUEEZE, SQUEEZE_BACKWARD),
+    "course_squeeze_y_as_given": (SQUEEZE, SQUEEZE_BACKWARD, ("    return y.reshape(y_pred.shape)\n", "    return y\n")),
+    "bias_grad_not_summed": ("layer.linear.bias_grad = delta.sum(dim=0)", "layer.linear.bias_grad = delta"),
 }
 
 
-def row(mutant: str, main: str, hint: str, *, failed=(), error=(), also: dict[str, str] | None = None):
-    """One table row: the exact checks that must not pass ({name: status}), the main check's hint,
-    and hints other failing checks must give too."""
-    fails = {name: "failed" for name in failed} | {name: "error" for name in error}
-    return pytest.param(mutant, fails, {main: hint, **(also or {})}, id=mutant)
-
-
-ROWS = [
-    # (5,) against (5, 1): the loss broadcasts silently, backward then fails on a (5, 5) delta; the
-    # lab's own run (y of shape (5,)) names the trap too, not a transpose
-    row("broadcast_trap", "y_shape_broadcast", TRAP, failed=("y_shape_broadcast", "train_five_points"),
-        also={"train_five_points": TRAP}),
-    row("derivative_at_zout", "grads_five_points", "taken at the layer's output (last_zout)", failed=GRADS + TRAIN),
-    row("derivative_missing", "grads_five_points", "derivative is missing", failed=GRADS + TRAIN),
-    row("bias_grad_mean", "grads_five_points", "bias_grad is averaged", failed=GRADS + TRAIN),
-    row("weight_grad_transposed", "grads_five_points", "transposed layout", failed=GRADS, error=TRAIN),
-    row("loss_gradient_args_swapped", "grads_vs_numeric", "wrong sign", failed=GRADS + TRAIN),
-    row("backward_uses_autograd", "no_autograd", "no torch.autograd.grad", failed=("no_autograd",)),
-    row("apply_uphill", "apply_gradients", "goes uphill", failed=("apply_gradients",) + TRAIN),
-    row("apply_forgets_bias", "apply_gradients", "bias was not changed", failed=("apply_gradients",) + TRAIN),
-    row("loss_recorded_after_step", "train_five_points", "loss before step i", failed=TRAIN),
-]
+# A network that does no work: forward, get_loss, backward (gradients of the right shapes),
+# apply_gradients and train return {fill}; appended to the solution, so the provided classes stay.
+DO_NOTHING = """
+F = {fill}
+def _forward(self, x): return F(x.shape[0], self.layers[-1].linear.weight.shape[1], dtype=x.dtype)
+def _get_loss(self, x, y): return F((), dtype=x.dtype)
+def _backward(self, x, y):
+    for layer in self.layers:
+        layer.linear.weight_grad = F(*layer.linear.weight.shape, dtype=layer.linear.weight.dtype)
+        layer.linear.bias_grad = F(*layer.linear.bias.shape, dtype=layer.linear.bias.dtype)
+def _apply_gradients(self, learning_rate): pass
+NeuralNetwork.forward, NeuralNetwork.get_loss, NeuralNetwork.backward = _forward, _get_loss, _backward
+NeuralNetwork.apply_gradients = _apply_gradients
+def train(x, y, net, epochs, lr): return net, F(epochs, dtype=x.dtype)
+"""
 
 
 def mutant_source(name: str) -> str:
-    old, new = MUTANTS[name]
-    return mutate(solution_source(A), old, new)
-
-
-def assert_hidden_values_stay_hidden(report) -> None:
-    assert not hidden_values_shown(report, ASSIGNMENT)
+    pairs = MUTANTS[name] if isinstance(MUTANTS[name][0], tuple) else (MUTANTS[name],)
+    source = solution_source(A)
+    for old, new in pairs:
+        source = mutate(source, old, new)
+    return source
 
 
 def check(report, name: str):
     return next(c for c in report.checks if c.name == name)
 
 
-def unexpected(report, fails: dict[str, str]) -> str:
-    got = failing(report)
-    return "\n".join(f"{c.name}: {c.status}: {c.message[:200]}" for c in report.checks
-                     if got.get(c.name) != fails.get(c.name))
-
-
 # -- full marks, zero ---------------------------------------------------------------------------
-@pytest.mark.parametrize("source", [
-    pytest.param(lambda: solution_source(A), id="solution"),
-    pytest.param(lambda: (ROOT / "assignments" / A / "demo_class" / "ana.py").read_text(), id="ana"),
-])
-def test_correct_submission_earns_full_marks(grade_source, source):
-    report = grade_source(A, source())
-    assert failing(report) == {}
+@pytest.mark.parametrize("who", ["solution", "ana"])
+def test_correct_submission_earns_full_marks(graded, who):
+    source = solution_source(A) if who == "solution" else \
+        (ROOT / "assignments" / A / "demo_class" / "ana.py").read_text()
+    report = graded(A, who, source)
+    assert outcomes(report) == {}
     assert report.score == report.max_score == FULL == 100
     assert [f.png[:8] for f in check(report, "train_five_points").figures] == [b"\x89PNG\r\n\x1a\n"]
 
 
-def test_stub_earns_zero_without_crashing(grade_source):
-    report = grade_source(A, stub_source(A))
+def test_stub_earns_zero_without_crashing(graded):
+    report = graded(A, "stub", stub_source(A))
     assert report.problem is None and not report.grader_errors
     assert report.score == 0 and report.max_score == FULL
     assert all(c.status == "error" and "not implemented yet" in c.message for c in report.checks)
 
 
-# -- one-line mutants ---------------------------------------------------------------------------
-@pytest.mark.parametrize("mutant, fails, hints", ROWS)
-def test_mutant_loses_exactly_its_checks(grade_source, mutant, fails, hints):
-    report = grade_source(A, mutant_source(mutant))
-    assert failing(report) == fails, unexpected(report, fails)
-    assert report.score == FULL - sum(POINTS[name] for name in fails)
-    assert_hidden_values_stay_hidden(report)
-    for name, hint in hints.items():
-        found = check(report, name).hint
-        assert found and hint in found, f"{name}: expected a hint with {hint!r}, got {found!r}"
+@pytest.mark.parametrize("fill", ["torch.zeros", "torch.randn"])
+def test_doing_nothing_earns_nothing(graded, fill):
+    """No property check (the same results for both shapes of y, agreement with central differences
+    of your own loss, no autograd) pays without the values."""
+    report = graded(A, f"do_nothing_{fill}", solution_source(A) + DO_NOTHING.format(fill=fill))
+    assert not report.grader_errors
+    assert {c.name: c.score for c in report.checks if c.score} == {}
 
 
-def test_silent_trap_is_named_when_training_still_works(grade_source):
+# -- one-line mutants: every check they do not pass, with its exact hint ---------------------------
+# -- the table: generated by grading each mutant, then read for the right cause --------------------
+# The hints, by a short name (each appears in the table below).
+H = {
+    "broadcasting_trap_shape_5": (
+        'the broadcasting trap: y of shape (5,) met predictions of shape (5, 1), and y_true - y_pred silently'
+        ' broadcast to (5, 5). Reshape y like the predictions (y.reshape(y_pred.shape), or y.view(-1, 1)) '
+        'before the loss and its gradient.'
+    ),
+    "fix_grads_five_points": (
+        'fix grads_five_points first: this check pays only for results that are right.'
+    ),
+    "activation_s_derivative_taken": (
+        "the activation's derivative is taken at the layer's output (last_zout); get_gradient expects the "
+        'pre-activation: activation.get_gradient(layer.last_zin).'
+    ),
+    "fix_grads_five_points_2": (
+        'fix grads_five_points first: this check pays only for gradients that are right.'
+    ),
+    "fix_grads_five_points_3": (
+        'fix grads_five_points first: this check depends on it'
+    ),
+    "fix_grads_multi_output": (
+        'fix grads_multi_output first: this check depends on it'
+    ),
+    "activation_s_derivative_missing": (
+        "the activation's derivative is missing: multiply the incoming gradient by "
+        'activation.get_gradient(layer.last_zin) before computing weight_grad and bias_grad.'
+    ),
+    "bias_grad_averaged_over": (
+        "bias_grad is averaged over the batch; the 1/N is already in the loss's gradient, so bias_grad is the"
+        ' sum of delta over the batch (dim=0).'
+    ),
+    "layers_0_linear_weight": (
+        'layers[0].linear.weight_grad holds the right numbers in the transposed layout (5, 2): check the '
+        'order of the matrix product (e.g. X.T @ dout rather than dout.T @ X).'
+    ),
+    "layers_0_linear_weight_2": (
+        'layers[0].linear.weight_grad holds the right numbers in the transposed layout (6, 2): check the '
+        'order of the matrix product (e.g. X.T @ dout rather than dout.T @ X).'
+    ),
+    "layers_0_linear_weight_3": (
+        'layers[0].linear.weight_grad holds the right numbers in the transposed layout (4, 2): check the '
+        'order of the matrix product (e.g. X.T @ dout rather than dout.T @ X).'
+    ),
+    "layers_0_linear_weight_4": (
+        'layers[0].linear.weight_grad holds the right numbers in the transposed layout (8, 3): check the '
+        'order of the matrix product (e.g. X.T @ dout rather than dout.T @ X).'
+    ),
+    "layers_0_linear_weight_5": (
+        'layers[0].linear.weight_grad has the right size but the wrong sign everywhere: check the sign of the'
+        ' gradient.'
+    ),
+    "compute_each_layer_s": (
+        "compute each layer's gradients with the chain rule on plain tensors: no requires_grad, no "
+        '.backward(), no torch.autograd.grad. PyTorch is only the tensor engine here.'
+    ),
+    "step_goes_uphill_subtract": (
+        'the step goes uphill: subtract learning_rate times the gradient, do not add it.'
+    ),
+    "fix_apply_gradients_first": (
+        'fix apply_gradients first: this check depends on it'
+    ),
+    "layers_0_linear_bias": (
+        "layers[0].linear.bias was not changed: update every layer's weight and bias, and assign the result "
+        'back to layer.linear.bias.'
+    ),
+    "losses_i_must_loss": (
+        'losses[i] must be the loss before step i: record get_loss(x, y) before backward and apply_gradients.'
+    ),
+    "layers_0_linear_bias_2": (
+        'layers[0].linear.bias_grad has shape (5, 5): a (5,) tensor met a (5, 1) tensor and broadcast. Make '
+        'both the same shape before subtracting (e.g. y.view(-1, 1) or pred.view(-1)).'
+    ),
+    "layers_0_linear_bias_3": (
+        'layers[0].linear.bias_grad has shape (6, 6): a (6,) tensor met a (6, 1) tensor and broadcast. Make '
+        'both the same shape before subtracting (e.g. y.view(-1, 1) or pred.view(-1)).'
+    ),
+    "layers_0_linear_bias_4": (
+        'layers[0].linear.bias_grad kept an extra leading axis (7, 4): reduce over it (sum or mean over the '
+        'batch).'
+    ),
+    "layers_0_linear_bias_5": (
+        'layers[0].linear.bias_grad kept an extra leading axis (9, 8): reduce over it (sum or mean over the '
+        'batch).'
+    ),
+}
+
+# Every check each mutant does not pass: (status, points it still earns, its exact hint or None).
+EXPECTED = {
+    "broadcast_trap": {
+        "y_shape_broadcast": ("failed", 0, H["broadcasting_trap_shape_5"]),
+        "train_five_points": ("failed", 0, H["broadcasting_trap_shape_5"]),
+    },
+    "derivative_at_zout": {
+        "y_shape_broadcast": ("failed", 3.5, H["fix_grads_five_points"]),
+        "grads_five_points": ("failed", 0, H["activation_s_derivative_taken"]),
+        "grads_vs_numeric": ("failed", 0, H["activation_s_derivative_taken"]),
+        "grads_multi_output": ("failed", 0, H["activation_s_derivative_taken"]),
+        "grads_deep": ("failed", 0, H["activation_s_derivative_taken"]),
+        "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
+        "train_five_points": ("failed", 0, H["fix_grads_five_points_3"]),
+        "train_other": ("failed", 0, H["fix_grads_multi_output"]),
+    },
+    "derivative_missing": {
+        "y_shape_broadcast": ("failed", 3.5, H["fix_grads_five_points"]),
+        "grads_five_points": ("failed", 0, H["activation_s_derivative_missing"]),
+        "grads_vs_numeric": ("failed", 0, H["activation_s_derivative_missing"]),
+        "grads_multi_output": ("failed", 0, H["activation_s_derivative_missing"]),
+        "grads_deep": ("failed", 0, H["activation_s_derivative_missing"]),
+        "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
+        "train_five_points": ("failed", 0, H["fix_grads_five_points_3"]),
+        "train_other": ("failed", 0, H["fix_grads_multi_output"]),
+    },
+    "bias_grad_mean": {
+        "y_shape_broadcast": ("failed", 3.5, H["fix_grads_five_points"]),
+        "grads_five_points": ("failed", 0, H["bias_grad_averaged_over"]),
+        "grads_vs_numeric": ("failed", 0, H["bias_grad_averaged_over"]),
+        "grads_multi_output": ("failed", 0, H["bias_grad_averaged_over"]),
+        "grads_deep": ("failed", 0, H["bias_grad_averaged_over"]),
+        "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
+        "train_five_points": ("failed", 0, H["fix_grads_five_points_3"]),
+        "train_other": ("failed", 0, H["fix_grads_multi_output"]),
+    },
+    "weight_grad_transposed": {
+        "y_shape_broadcast": ("failed", 3.5, H["fix_grads_five_points"]),
+        "grads_five_points": ("failed", 0, H["layers_0_linear_weight"]),
+        "grads_vs_numeric": ("failed", 0, H["layers_0_linear_weight_2"]),
+        "grads_multi_output": ("failed", 0, H["layers_0_linear_weight_3"]),
+        "grads_deep": ("failed", 0, H["layers_0_linear_weight_4"]),
+        "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
+        "train_five_points": ("error", 0, H["fix_grads_five_points_3"]),
+        "train_other": ("error", 0, H["fix_grads_multi_output"]),
+    },
+    "loss_gradient_args_swapped": {
+        "y_shape_broadcast": ("failed", 3.5, H["fix_grads_five_points"]),
+        "grads_five_points": ("failed", 0, H["layers_0_linear_weight_5"]),
+        "grads_vs_numeric": ("failed", 0, H["layers_0_linear_weight_5"]),
+        "grads_multi_output": ("failed", 0, H["layers_0_linear_weight_5"]),
+        "grads_deep": ("failed", 0, H["layers_0_linear_weight_5"]),
+        "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
+        "train_five_points": ("failed", 0, H["fix_grads_five_points_3"]),
+        "train_other": ("failed", 0, H["fix_grads_multi_output"]),
+    },
+    "backward_uses_autograd": {
+        "no_autograd": ("failed", 0, H["compute_each_layer_s"]),
+    },
+    "apply_uphill": {
+        "apply_gradients": ("failed", 0, H["step_goes_uphill_subtract"]),
+        "train_five_points": ("failed", 0, H["fix_apply_gradients_first"]),
+        "train_other": ("failed", 0, H["fix_apply_gradients_first"]),
+    },
+    "apply_forgets_bias": {
+        "apply_gradients": ("failed", 0, H["layers_0_linear_bias"]),
+        "train_five_points": ("failed", 0, H["fix_apply_gradients_first"]),
+        "train_other": ("failed", 0, H["fix_apply_gradients_first"]),
+    },
+    "loss_recorded_after_step": {
+        "train_five_points": ("failed", 0, H["losses_i_must_loss"]),
+        "train_other": ("failed", 0, H["losses_i_must_loss"]),
+    },
+    "course_squeeze": {},
+    "course_squeeze_y_as_given": {
+        "y_shape_broadcast": ("error", 0, None),
+    },
+    "bias_grad_not_summed": {
+        "y_shape_broadcast": ("failed", 3.5, H["fix_grads_five_points"]),
+        "grads_five_points": ("failed", 0, H["layers_0_linear_bias_2"]),
+        "grads_vs_numeric": ("failed", 0, H["layers_0_linear_bias_3"]),
+        "grads_multi_output": ("failed", 0, H["layers_0_linear_bias_4"]),
+        "grads_deep": ("failed", 0, H["layers_0_linear_bias_5"]),
+        "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
+        "train_five_points": ("error", 0, H["fix_grads_five_points_3"]),
+        "train_other": ("error", 0, H["fix_grads_multi_output"]),
+    },
+}
+# -- end of the table -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mutant", list(EXPECTED))
+def test_mutant_loses_exactly_its_checks(graded, mutant):
+    report = graded(A, mutant, mutant_source(mutant))
+    assert outcomes(report) == EXPECTED[mutant]
+    lost = sum(POINTS[name] - earned for name, (_, earned, _) in EXPECTED[mutant].items())
+    assert report.score == pytest.approx(FULL - lost, abs=0.02)
+    assert not hidden_values_shown(report, ASSIGNMENT)
+
+
+def test_silent_trap_is_named_when_training_still_works(graded):
     """clara reshapes y in backward but not in get_loss: training is right, the recorded losses are
     not, and they agree with the reference's at the start (the five points are symmetric)."""
-    report = grade_source(A, (ROOT / "assignments" / A / "demo_class" / "clara.py").read_text())
+    report = graded(A, "clara", (ROOT / "assignments" / A / "demo_class" / "clara.py").read_text())
     for name in ("y_shape_broadcast", "train_five_points"):
         assert check(report, name).status == "failed" and TRAP in check(report, name).hint
 

@@ -49,17 +49,33 @@ def _scalar_hint(got, variants: dict, tol: float = 1e-9) -> str | None:
 
 
 # -- forward and loss ----------------------------------------------------------------------
+def _single_output_flat(value, expected) -> dict | object:
+    """A single output returned as (N,) instead of (N, 1), as the lab's own published solution
+    does (it squeezes so that predictions meet y of shape (N,)): the same numbers, taken as (N, 1)."""
+    a, e = as_array(value), as_array(expected)
+    if a is not None and e is not None and e.values.ndim == 2 and e.values.shape[1] == 1 \
+            and a.values.shape == (e.values.shape[0],):
+        return {"__tensor__": a.values.reshape(-1, 1), "dtype": a.dtype, "device": a.device,
+                "requires_grad": a.requires_grad}
+    return value
+
+
 def forward(got, expected, ctx: JudgeContext) -> Verdict:
-    """y_pred = net.forward(x) against the reference. Options: ``tolerance``."""
+    """y_pred = net.forward(x) against the reference; a single output may come as (N,).
+    Options: ``tolerance``."""
     tol = float(ctx.options.get("tolerance", 1e-9))
-    c = compare_arrays(f"{_arch(ctx)}.forward(x)", got.get("y_pred"), expected["y_pred"], tol)
+    c = compare_arrays(f"{_arch(ctx)}.forward(x)", _single_output_flat(got.get("y_pred"), expected["y_pred"]),
+                       expected["y_pred"], tol)
     if c.passed:
         return Verdict(True, c.message)
     variants = (ctx.mistakes or {}).get("y_pred", {})
     hint = diagnose(c, {"variants": variants, "tolerance": tol})
-    if hint is None and c.problem == "shape" and c.got is not None and c.got.shape[-1:] != c.expected.shape[-1:]:
-        hint = ("the output has the wrong number of columns: x must go through every layer of self.layers, "
-                "the last (sigmoid) one included.")
+    hidden = [int(h) for h in ctx.inputs["hidden_sizes"]]
+    out = int(ctx.inputs["output_size"])
+    if hint is None and c.problem == "shape" and c.got is not None and c.got.ndim == 2 and \
+            c.got.shape[0] == _n(ctx) and hidden and c.got.shape[1] == hidden[-1] != out:
+        hint = (f"the output has {hidden[-1]} columns, the width of the last hidden layer: x must also go through "
+                f"the last (sigmoid) layer of self.layers.")
     return Verdict(False, c.message, hint, c.redacted)
 
 
@@ -95,14 +111,39 @@ def _describe_raised(r: dict) -> str:
     return f"{r.get('type')}{at}: {r.get('message')}"
 
 
-def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
-    """get_loss and backward give the same results with y of shape (N,) and (N, 1).
+def _y_shape_parts(got, expected, tol: float) -> dict[str, bool]:
+    """The loss and the gradients, each right for both shapes of y (the reference's results):
+    half the points each. Zeros are the same for both shapes too, so sameness alone earns nothing."""
+    parts = {}
+    for part, keep in (("loss", lambda what: what == "get_loss(x, y)"), ("gradients", lambda what: what != "get_loss(x, y)")):
+        ok = True
+        for name in ("column", "flat"):
+            mine = [(w, v) for w, v in _results(got.get(name, {})) if keep(w)]
+            ref = [(w, v) for w, v in _results(expected[name]) if keep(w)]
+            ok = ok and not (got.get(name) or {}).get("loss_raised" if part == "loss" else "grads_raised") and \
+                len(mine) == len(ref) and all(compare_arrays(w, g, e, tol).passed for (w, g), (_, e) in zip(mine, ref))
+        parts[part] = ok
+    return parts
 
-    Whether those results are right is for the loss and gradient checks: here only
-    the shape of y may not matter. Options: ``tolerance``.
+
+def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
+    """get_loss and backward give the same, right results with y of shape (N,) and (N, 1).
+
+    Half the points for the loss, half for the gradients (``options.partial``); a part pays
+    only when its results are the reference's for both shapes. Options: ``tolerance``.
     """
     tol = float(ctx.options.get("tolerance", 1e-9))
     n = _n(ctx)
+    parts = _y_shape_parts(got, expected, tol)
+    fraction = sum(parts.values()) / len(parts)
+    column_raised = [(what, (got.get("column") or {}).get(f"{what}_raised")) for what in ("loss", "grads")]
+    column_raised = [(what, r) for what, r in column_raised if r]
+    if column_raised:
+        lines = [f"with y ({n}, 1) {'get_loss(x, y)' if what == 'loss' else 'backward(x, y)'} raised "
+                 f"{_describe_raised(r)}; with y ({n},) it works" for what, r in column_raised]
+        hint = (f"the shape of y matters in your code: reshape y like the network's output "
+                f"(y.reshape(y_pred.shape)) in get_loss and backward, so that ({n},) and ({n}, 1) mean the same.")
+        return Verdict(False, "\n".join(lines), hint, "\n".join(lines), fraction=fraction)
     raised = [(what, got.get("flat", {}).get(f"{what}_raised")) for what in ("loss", "grads")]
     raised = [(what, r) for what, r in raised if r]
     if raised:
@@ -115,16 +156,25 @@ def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
         for what, r in raised:
             call = "get_loss(x, y)" if what == "loss" else "backward(x, y)"
             lines.append(f"with y ({n},) {call} raised {_describe_raised(r)}; with y ({n}, 1) it works")
-        return _fail("\n".join(lines), _trap(n))
+        return Verdict(False, "\n".join(lines), _trap(n), "\n".join(lines), fraction=fraction)
     column, flat = _results(got.get("column", {})), _results(got.get("flat", {}))
     if len(column) != len(flat):
-        return _fail(f"backward(x, y) set gradients for {len(column) // 2} layers with y ({n}, 1) and for "
-                     f"{len(flat) // 2} with y ({n},)")
+        msg = (f"backward(x, y) set gradients for {len(column) // 2} layers with y ({n}, 1) and for "
+               f"{len(flat) // 2} with y ({n},)")
+        return Verdict(False, msg, None, msg, fraction=fraction)
     cmps = [compare_arrays(f"{what} with y ({n},)", f, c, tol) for (what, c), (_, f) in zip(column, flat)
             if as_array(c) is not None or as_number(c) is not None]
     v = verdict_from(cmps)
-    if v.passed:
+    if v.passed and all(parts.values()):
         return Verdict(True, f"y of shape ({n},) and ({n}, 1) give the same loss and the same gradients")
+    if v.passed:
+        wrong = [p for p, ok in parts.items() if not ok]
+        first = " and ".join({"loss": "loss_five_points", "gradients": "grads_five_points"}[p] for p in wrong)
+        msg = (f"y of shape ({n},) and ({n}, 1) give the same results, but the {' and the '.join(wrong)} "
+               f"{'are' if len(wrong) > 1 else 'is'} not the reference's, so no credit for "
+               f"{'them' if len(wrong) > 1 else 'it'}")
+        return Verdict(False, msg, f"fix {first} first: this check pays only for results that are right.", msg,
+                       fraction=fraction)
     message = v.message.replace("expected", f"with y ({n}, 1)")
     right = {name: all(compare_arrays(w, g, e, tol).passed for (w, g), (_, e) in
                        zip(_results(got.get(name, {})), _results(expected[name])))
@@ -133,12 +183,13 @@ def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
         hint = _trap(n)
     elif right["flat"] and not right["column"]:
         hint = (f"y of shape ({n}, 1) met predictions flattened to ({n},) and broadcast to ({n}, {n}): reshape y "
-                f"like the network's output (N, output_size) rather than the output like y.")
+                f"like the network's output (y.reshape(y_pred.shape)) before the loss and its gradient.")
     else:
         hint = ("the results depend on y's shape: reshape y like the predictions (y.reshape(y_pred.shape)) in both "
                 "get_loss and backward; the loss and gradient checks say what else is off.")
     return Verdict(False, f"the same targets as ({n},) and as ({n}, 1) give different results:\n{message}", hint,
-                   f"the same targets as ({n},) and as ({n}, 1) give different results:\n{v.redacted}")
+                   f"the same targets as ({n},) and as ({n}, 1) give different results:\n{v.redacted}",
+                   fraction=fraction)
 
 
 # -- gradients -----------------------------------------------------------------------------
@@ -146,6 +197,9 @@ def _layer_hint(c: Comparison, ctx: JudgeContext, variants: dict, tol: float) ->
     n = _n(ctx)
     if c.problem == "shape" and c.got is not None and c.expected is not None:
         g, e = c.got.shape, c.expected.shape
+        if c.label.endswith("bias_grad") and len(e) == 1 and g == (n, e[0]):
+            return (f"{c.label} has one row per example, shape {g}: bias_grad is delta summed over the batch "
+                    f"(delta.sum(dim=0)), shape {e}, like the bias.")
         if (len(e) == 2 and e[1] == 1 and g == (e[0], n)) or (len(e) == 1 and e == (1,) and g == (n,)):
             return _trap(n)
     return diagnose(c, {"N": n, "variants": variants, "tolerance": tol, "what": "the sum over the batch"})
@@ -193,6 +247,13 @@ def grads_numeric(got, expected, ctx: JudgeContext) -> Verdict:
     tol = float(ctx.options.get("tolerance", 1e-6))
     numeric = got.get("numeric")
     v = _grads_verdict(got.get("analytic"), numeric, ctx, tol, other="numeric")
+    loss = compare_arrays("get_loss(x, y)", got.get("loss"), expected["loss"], 1e-9)
+    if v.passed and not loss.passed:
+        # Gradients that follow a wrong loss (zeros follow a zero loss) earn nothing here.
+        return Verdict(False, f"backward agrees with central differences of your get_loss, but that loss is not "
+                              f"the mean squared error:\n{loss.message}",
+                       "fix get_loss first (see loss_five_points): agreeing with the slope of a wrong loss earns "
+                       "nothing.", f"backward follows your get_loss, which is not the reference's:\n{loss.redacted}")
     if v.passed:
         return Verdict(True, f"backward vs central differences of your get_loss: {v.message}")
     return Verdict(False, v.message, v.hint or "backward does not give the slope of your own get_loss: follow the "
@@ -214,7 +275,11 @@ def no_autograd(got, expected, ctx: JudgeContext) -> Verdict:
     if problems:
         return _fail("; ".join(problems), "compute each layer's gradients with the chain rule on plain tensors: no "
                      "requires_grad, no .backward(), no torch.autograd.grad. PyTorch is only the tensor engine here.")
-    return Verdict(True, "backward uses no autograd and its gradients are plain tensors")
+    # Zeros use no autograd either: the property pays only with the reference's gradients.
+    if not _grads_verdict(got.get("grads"), expected["grads"], ctx, 1e-9).passed:
+        msg = "backward uses no autograd, but its gradients are not the reference's, so no credit here"
+        return _fail(msg, "fix grads_five_points first: this check pays only for gradients that are right.")
+    return Verdict(True, "backward uses no autograd and its gradients are plain tensors with the reference's values")
 
 
 def apply_gradients(got, expected, ctx: JudgeContext) -> Verdict:
@@ -251,10 +316,11 @@ def apply_gradients(got, expected, ctx: JudgeContext) -> Verdict:
 # -- training ------------------------------------------------------------------------------
 def _figure(got, expected, ctx: JudgeContext, caption: str):
     grid = as_array(got.get("grid_pred"))
-    if grid is None or grid.values.ndim != 2 or grid.values.shape[1] < 1:
+    if grid is None or grid.values.ndim not in (1, 2) or grid.values.size == 0:
         return ()
-    n = int(round(np.sqrt(grid.values.shape[0])))
-    if n * n != grid.values.shape[0]:
+    values = grid.values.reshape(grid.values.shape[0], -1)
+    n = int(round(np.sqrt(values.shape[0])))
+    if n * n != values.shape[0]:
         return ()
     ticks = np.linspace(-2.0, 2.0, n)
     x = np.asarray(ctx.inputs["x"], float)
@@ -268,7 +334,7 @@ def _figure(got, expected, ctx: JudgeContext, caption: str):
     ref = as_array(expected.get("losses")) if expected else None
     if ref is not None:
         curves["reference"] = ref.values.reshape(-1)
-    fig = decision_surface(ticks, ticks, grid.values[:, 0].reshape(n, n), caption=caption,
+    fig = decision_surface(ticks, ticks, values[:, 0].reshape(n, n), caption=caption,
                            title="output of your trained network", points=x, labels=labels,
                            value_label="y_pred[:, 0]", curves=curves or None, curve_label="loss", step_label="epoch",
                            log_curves=True)

@@ -76,6 +76,18 @@ def _data(inputs, ctx, flat_y=False):
     return x, (y.reshape(-1) if flat_y else y)
 
 
+def _targets_like_output(net, x, y):
+    """y in the shape of the network's own output: the (N,) vs (N, 1) question is for the
+    y-shape check and the lab's run alone, so a network that squeezes a single output to (N,)
+    (as the lab's published solution does) and one that keeps (N, 1) are both judged on their
+    loss and gradients here, not on that again."""
+    with torch.no_grad():
+        out = net.forward(x)
+    if isinstance(out, torch.Tensor) and out.numel() == y.numel() and out.shape != y.shape:
+        return y.reshape(out.shape)
+    return y
+
+
 def _grads(net):
     return [{"weight_grad": layer.linear.weight_grad, "bias_grad": layer.linear.bias_grad} for layer in net.layers]
 
@@ -101,17 +113,17 @@ def forward(student, inputs, ctx):
 
 
 def loss(student, inputs, ctx):
-    """get_loss with y shaped like the predictions, (N, output_size)."""
+    """get_loss with y shaped like the predictions."""
     net = _net(student, inputs, ctx)
     x, y = _data(inputs, ctx)
-    return {"loss": net.get_loss(x, y)}
+    return {"loss": net.get_loss(x, _targets_like_output(net, x, y))}
 
 
 def y_shapes(student, inputs, ctx):
     """get_loss and backward with y as (N, 1) and as (N,): the same targets.
 
-    With y (N, 1) an exception propagates (a bug for the other checks); with y (N,) it
-    is recorded: an error that only the flat y causes is the broadcasting trap.
+    An exception for one shape only is recorded (an error that only the flat y causes is
+    the broadcasting trap); one for both shapes is a bug for the other checks.
     """
     out = {}
     for name, flat in (("column", False), ("flat", True)):
@@ -123,9 +135,11 @@ def y_shapes(student, inputs, ctx):
             except NotImplementedError:
                 raise
             except Exception as exc:
-                if not flat:
-                    raise
                 out[name][what + "_raised"] = _raised(exc, student)
+    for what in ("loss", "grads"):  # raised for both shapes: a bug the other checks report
+        if out["column"].get(what + "_raised") and out["flat"].get(what + "_raised"):
+            raise ProbeError(f"{'get_loss' if what == 'loss' else 'backward'}(x, y) raised for y of both shapes: "
+                             f"{out['column'][what + '_raised']['type']}: {out['column'][what + '_raised']['message']}")
     return out
 
 
@@ -137,8 +151,8 @@ def _backward(net, x, y):
 def grads(student, inputs, ctx):
     """backward(x, y): every layer's weight_grad and bias_grad."""
     net = _net(student, inputs, ctx)
-    x, y = _data(inputs, ctx, flat_y=bool(ctx.options.get("flat_y")))
-    result = net.backward(x, y)
+    x, y = _data(inputs, ctx)
+    result = net.backward(x, _targets_like_output(net, x, y))
     return {"grads": _grads(net), "returned": result is None}
 
 
@@ -147,6 +161,9 @@ def grads_numeric(student, inputs, ctx):
     (float64, h = 1e-6), for every layer's weight and bias."""
     net = _net(student, inputs, ctx)
     x, y = _data(inputs, ctx)
+    y = _targets_like_output(net, x, y)
+    loss_at_start = net.get_loss(x, y)
+    net = _net(student, inputs, ctx)
     net.backward(x, y)
     analytic = _grads(net)
     numeric = []
@@ -162,15 +179,16 @@ def grads_numeric(student, inputs, ctx):
             entry[f"{name}_grad"] = numeric_gradient(f, np.array(inputs[key][i], dtype=np.float64), h=1e-6)
             setattr(layer.linear, name, original)
         numeric.append(entry)
-    return {"analytic": analytic, "numeric": numeric}
+    return {"analytic": analytic, "numeric": numeric, "loss": loss_at_start}
 
 
 def no_autograd(student, inputs, ctx):
     net = _net(student, inputs, ctx)
     x, y = _data(inputs, ctx)
+    y = _targets_like_output(net, x, y)
     with ctx.watch_autograd() as used:
         net.backward(x, y)
-    return {"used": list(used),
+    return {"used": list(used), "grads": _grads(net),
             "grads_require_grad": [_requires_grad(layer.linear.weight_grad) or _requires_grad(layer.linear.bias_grad)
                                    for layer in net.layers],
             "params_require_grad": [_requires_grad(layer.linear.weight) or _requires_grad(layer.linear.bias)

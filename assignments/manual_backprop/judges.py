@@ -13,6 +13,7 @@ import numpy as np
 from grader.checks import (JudgeContext, Verdict, as_array, as_number, compare_arrays, describe, diagnose,
                            match_reference, verdict_from)
 from grader.checks.compare import Comparison
+from grader.checks.gradients import numeric_gradient
 from grader.checks.figures import decision_surface
 
 KEYS = ("Wh", "bh", "Wy", "by")
@@ -78,36 +79,69 @@ def _grads_verdict(grads, expected: dict, keys, tol: float, ctx: JudgeContext, f
 
 
 # -- by hand -------------------------------------------------------------------------------
+def _forward_changed(got, expected, tol: float) -> Verdict | None:
+    """backward is judged on forward's outputs: a forward that no longer computes the provided
+    network fails the check with that cause."""
+    c = compare_arrays("yhat", got.get("yhat"), expected["yhat"], tol)
+    if c.passed:
+        return None
+    return Verdict(False, "forward(params, X) no longer computes the provided network: " + c.message,
+                   "forward, init_params and loss_accuracy are provided: restore them from the stub "
+                   "(backward is checked on forward's outputs).", "forward(params, X) changed: " + c.redacted)
+
+
 def backward_vs_reference(got, expected, ctx: JudgeContext) -> Verdict:
     """backward's four gradients against the reference's, on the provided forward's outputs.
 
     Options: ``tolerance`` (rel_error bound).
     """
     tol = float(ctx.options.get("tolerance", 1e-9))
-    c = compare_arrays("yhat", got.get("yhat"), expected["yhat"], tol)
-    if not c.passed:
-        return Verdict(False, "forward(params, X) no longer computes the provided network: " + c.message,
-                       "forward, init_params and loss_accuracy are provided: restore them from the stub "
-                       "(backward is checked on forward's outputs).", "forward(params, X) changed: " + c.redacted)
+    forward_changed = _forward_changed(got, expected, tol)
+    if forward_changed:
+        return forward_changed
     v = _grads_verdict(got.get("grads"), expected["grads"], KEYS, tol, ctx, "backward(params, outputs, Y)")
     if v.passed:
         return Verdict(True, "backward: " + v.message)
     return v
 
 
+def _reference_loss(params: dict, X: np.ndarray, Y: np.ndarray) -> float:
+    """The provided forward and loss_accuracy's L, in NumPy float64: the mean over the batch of
+    -sum_k Y log softmax(tanh(X Wh^T + bh^T) Wy^T + by^T)."""
+    h = np.tanh(X @ params["Wh"].T + params["bh"].T)
+    z = h @ params["Wy"].T + params["by"].T
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-(Y * log_p).sum(axis=1).mean())
+
+
+def _numeric_grads(inputs) -> dict:
+    """Central differences (h = 1e-6, float64) of the contract's loss, computed here: the slope
+    backward must give, whatever the student's own forward or loss_accuracy do."""
+    params = {k: np.array(inputs["params"][k], dtype=np.float64) for k in KEYS}
+    X, Y = np.asarray(inputs["X"], np.float64), np.asarray(inputs["Y"], np.float64)
+    return {k: numeric_gradient(lambda _, k=k: _reference_loss(params, X, Y), params[k], h=1e-6) for k in KEYS}
+
+
 def backward_vs_numeric(got, expected, ctx: JudgeContext) -> Verdict:
-    """backward's gradients against central differences of the loss (float64, h = 1e-6)."""
+    """backward's gradients against central differences of the contract's loss (float64,
+    h = 1e-6), taken in the grader from the inputs: a student's own loss_accuracy (say, a mean
+    over N x classes) changes nothing here."""
     tol = float(ctx.options.get("tolerance", 1e-6))
-    analytic = got.get("analytic")
+    forward_changed = _forward_changed(got, expected, tol=1e-9)
+    if forward_changed:
+        return forward_changed
+    analytic = got.get("grads")
     if not _is_dict(analytic):
         return _fail(f"backward should return a dict with keys {list(KEYS)}; it returned {describe(analytic)}")
+    numeric = _numeric_grads(ctx.inputs)
     variants = (ctx.mistakes or {}).get("grads", {})
     cmps, hints = [], {}
     for k in KEYS:
         if k not in analytic:
             cmps.append(_missing(f"grads['{k}']", analytic))
             continue
-        c = compare_arrays(f"grads['{k}']", analytic[k], got["numeric"][k], tol)
+        c = compare_arrays(f"grads['{k}']", analytic[k], numeric[k], tol)
         if not c.passed:
             hint = _grad_hint(c, ctx, k, tol, variants)
             c = Comparison(c.label, False, c.problem, c.message.replace("expected", "numeric"), c.redacted,
@@ -117,7 +151,7 @@ def backward_vs_numeric(got, expected, ctx: JudgeContext) -> Verdict:
     v = verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
     if v.passed:
         return Verdict(True, "analytic vs central differences of the loss: " + v.message)
-    if not v.hint:
+    if not v.hint and all(c.problem in (None, "values") for c in cmps):
         return Verdict(False, v.message, "your gradients are not the slope of the loss: go through the chain rule "
                        "step by step (ytilde, then h, then htilde) and compare each product's shape with the "
                        "forward pass.", v.redacted)
@@ -129,26 +163,55 @@ _AUTOGRAD_HINT = ("backward, sgd and train_manual are the by-hand part: compute 
                   "train_autograd.")
 
 
+# Each function's values, judged against the reference's run of the same probe: "no autograd"
+# is credited only to a function that also computes the right thing (zeros use no autograd
+# either). backward and sgd run in float64; train_manual's two short epochs in float32.
+_BY_HAND = {"backward": ("backward_vs_reference", 1e-9), "sgd": ("sgd_update", 1e-12),
+            "train_manual": ("train_manual_curves", 1e-4)}
+
+
+def _right_values(got, expected, tol: float) -> bool:
+    if not _is_dict(got) or not _is_dict(expected):
+        return False
+    return all(k in got and compare_arrays(k, got[k], expected[k], tol).passed for k in KEYS)
+
+
 def no_autograd(got, expected, ctx: JudgeContext) -> Verdict:
-    """No autograd in backward, sgd and train_manual, and nothing they return requires grad."""
-    problems, notes = [], []
-    for fn in ("backward", "sgd", "train_manual"):
-        seen = got.get(fn, {})
-        if seen.get("raised"):
-            notes.append(f"{fn} raised {seen['raised']['type']} (its own checks say more)")
-        used = sorted(set(seen.get("used", [])))
+    """No autograd in backward, sgd and train_manual, and nothing they return requires grad; a
+    third of the points per function, each only when its values are right."""
+    problems, wrong, credited, notes = [], [], [], []
+    for fn, (check, tol) in _BY_HAND.items():
+        seen = got.get(fn) if isinstance(got.get(fn), dict) else {}
+        before = len(problems)
+        used = sorted({str(u) for u in seen.get("used") or []})
         if used:
             problems.append(f"{fn} called {', '.join(used)}")
-        flagged = [k for k, v in seen.get("outputs_require_grad", {}).items() if v]
+        flagged = [k for k, v in (seen.get("outputs_require_grad") or {}).items() if v]
         if flagged:
             problems.append(f"{fn} returned tensors that require grad ({', '.join(flagged)})")
-        switched = [k for k, v in seen.get("params_require_grad", {}).items() if v]
+        switched = [k for k, v in (seen.get("params_require_grad") or {}).items() if v]
         if switched:
             problems.append(f"{fn} turned requires_grad on for params {', '.join(switched)}")
-    if problems:
-        return _fail("; ".join(problems), _AUTOGRAD_HINT)
-    note = f" ({'; '.join(notes)})" if notes else ""
-    return Verdict(True, f"backward, sgd and train_manual use no autograd and return plain tensors{note}")
+        if len(problems) > before:
+            continue
+        if seen.get("raised"):
+            notes.append(f"{fn} raised {seen['raised'].get('type')} (its own checks say more)")
+            wrong.append((fn, check))
+        elif not _right_values(seen.get("result"), (expected.get(fn) or {}).get("result"), tol):
+            wrong.append((fn, check))
+        else:
+            credited.append(fn)
+    fraction = len(credited) / len(_BY_HAND)
+    if not problems and not wrong:
+        return Verdict(True, "backward, sgd and train_manual use no autograd, return plain tensors and compute "
+                             "the reference's values")
+    lines = list(problems)
+    if wrong:
+        lines.append(f"{', '.join(fn for fn, _ in wrong)}: no autograd, but the values are not the reference's, so "
+                     f"no credit here" + (f" ({'; '.join(notes)})" if notes else ""))
+    hint = _AUTOGRAD_HINT if problems else f"fix {wrong[0][1]} first: a function earns this check only once its " \
+        f"values are right."
+    return Verdict(False, "; ".join(lines), hint, "; ".join(lines), fraction=fraction)
 
 
 def _params_verdict(got: dict, expected: dict, ctx: JudgeContext, label: str, tol: float) -> Verdict:
@@ -318,7 +381,35 @@ def _call(which: str, ctx: JudgeContext) -> str:
     return f"{which}(data{''.join(f', {k}={v}' for k, v in given.items())})"
 
 
+def _convention_hint(got: dict, expected: dict, ny: int) -> str | None:
+    """The student's loss_accuracy (on one fixed input, measured by the probe) against the provided
+    one's: a rewritten loss changes every curve, and in train_autograd every step too."""
+    mine, ref = got.get("loss_accuracy"), (expected or {}).get("loss_accuracy")
+    if not isinstance(mine, list) or not isinstance(ref, list) or len(mine) != 2 or len(ref) != 2 or \
+            any(as_number(v) is None for v in mine + ref):
+        return None
+    (L, acc), (L_ref, acc_ref) = [float(v) for v in mine], [float(v) for v in ref]
+
+    def close(a, b):
+        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+    if ny > 1 and close(L, L_ref / ny):
+        return (f"your loss_accuracy averages over N x classes (torch.mean(Y * torch.log(Yhat))), so its loss is the "
+                f"provided one's divided by {ny}, the number of classes. The provided loss sums over the classes and "
+                f"averages over the batch, -(Y * torch.log(Yhat)).sum(dim=1).mean(): restore it.")
+    if close(L, L_ref) and close(acc, acc_ref / 100):
+        return ("your loss_accuracy returns the accuracy as a fraction; the provided one returns a percentage (100 "
+                "times the fraction of rows whose argmax agrees): restore it.")
+    if not (close(L, L_ref) and close(acc, acc_ref)):
+        return ("your loss_accuracy does not compute what the provided one does (the mean over the batch of -sum_k "
+                "Y log Yhat, and the accuracy in percent): restore it from the stub.")
+    return None
+
+
 def _trajectory_hint(got: dict, expected: dict, ctx: JudgeContext, first: int, which: str) -> str | None:
+    convention = _convention_hint(got, expected, int(np.shape(ctx.inputs["Ytrain"])[1]))
+    if convention:
+        return convention
     t = _settings(ctx)
     epochs, bs = int(t["epochs"]), int(t["batch_size"])
     given = ctx.options.get("train", {})
@@ -433,6 +524,22 @@ def _surface_figure(got, expected, ctx: JudgeContext, title: str, caption: str):
     return (fig,) if fig is not None else ()
 
 
+def _training_hint(loss_train, which: str) -> str | None:
+    """What the recorded training loss says about a run that did not learn."""
+    loss = [x for x in loss_train if isinstance(x, float)] if isinstance(loss_train, list) else []
+    if loss and (not np.isfinite(loss[-1]) or loss[-1] > loss[0]):
+        first = ("the backward or sgd checks fail" if which == "train_manual" else
+                 "the sgd_autograd check fails (gradients that are never zeroed pile up into ever larger steps)")
+        return (f"training diverged (the loss grew or became NaN): if {first}, fix that first; otherwise "
+                f"check the sign and size of the update (p - eta * g).")
+    if loss and abs(loss[-1] - np.log(2)) < 0.02:
+        first = "backward and sgd" if which == "train_manual" else "sgd_autograd"
+        return (f"the training loss stayed near ln 2 = 0.693, chance level for two classes: the network did not "
+                f"learn. If the {first} checks fail, fix that first; otherwise check that every update is "
+                f"written back into params.")
+    return None
+
+
 def accuracy(got, expected, ctx: JudgeContext) -> Verdict:
     """Test accuracy of the trained parameters on the circles, with a picture of the decision surface.
 
@@ -451,18 +558,8 @@ def accuracy(got, expected, ctx: JudgeContext) -> Verdict:
                        figures=figures)
     theirs = f" (the reference reaches {ref:.1f}%)" if ref is not None else ""
     if acc < threshold:
-        loss = [x for x in got.get("loss_train", []) if isinstance(x, float)]
-        hint = None
-        if loss and (not np.isfinite(loss[-1]) or loss[-1] > loss[0]):
-            first = ("the backward or sgd checks fail" if which == "train_manual" else
-                     "the sgd_autograd check fails (gradients that are never zeroed pile up into ever larger steps)")
-            hint = (f"training diverged (the loss grew or became NaN): if {first}, fix that first; otherwise "
-                    f"check the sign and size of the update (p - eta * g).")
-        elif loss and abs(loss[-1] - np.log(2)) < 0.02:
-            first = "backward and sgd" if which == "train_manual" else "sgd_autograd"
-            hint = (f"the training loss stayed near ln 2 = 0.693, chance level for two classes: the network did not "
-                    f"learn. If the {first} checks fail, fix that first; otherwise check that every update is "
-                    f"written back into params.")
+        hint = _convention_hint(got, expected, int(np.shape(ctx.inputs["Ytrain"])[1])) or \
+            _training_hint(got.get("loss_train"), which)
         msg = f"{call}: test accuracy {acc:.1f}%, needs at least {threshold:g}%{theirs}"
         return Verdict(False, msg, hint, f"test accuracy {acc:.1f}%, needs at least {threshold:g}%", figures=figures)
     return Verdict(True, f"{call}: test accuracy {acc:.1f}% >= {threshold:g}%{theirs}",

@@ -20,7 +20,6 @@ import traceback
 import numpy as np
 import torch
 
-from grader.checks.gradients import numeric_gradient
 from grader.harness import ProbeError
 
 KEYS = ("Wh", "bh", "Wy", "by")
@@ -29,16 +28,18 @@ CURVES = ("acc_train", "acc_test", "loss_train", "loss_test")
 
 
 # -- inputs ------------------------------------------------------------------------
-def _one_hot(rng, n, ny):
+def _one_hot(rng, n, ny, every_class=True):
     labels = rng.integers(0, ny, size=n)
-    labels[: min(n, ny)] = np.arange(min(n, ny))  # every class appears
+    if every_class:
+        labels[: min(n, ny)] = np.arange(min(n, ny))  # every class that fits appears
     Y = np.zeros((n, ny))
     Y[np.arange(n), labels] = 1.0
     return Y
 
 
-def make_problem(helpers, seed, n=6, nx=3, nh=5, ny=4, weight_std=0.5, bias_std=0.3):
-    """Random parameters (non-zero biases, so a bias left out shows), inputs and one-hot labels."""
+def make_problem(helpers, seed, n=6, nx=3, nh=5, ny=4, weight_std=0.5, bias_std=0.3, every_class=True):
+    """Random parameters (non-zero biases, so a bias left out shows), inputs and one-hot labels
+    (with every_class=False some classes may be absent, as in a small mini-batch)."""
     rng = np.random.default_rng(seed)
     params = {
         "Wh": weight_std * rng.standard_normal((nh, nx)),
@@ -47,7 +48,7 @@ def make_problem(helpers, seed, n=6, nx=3, nh=5, ny=4, weight_std=0.5, bias_std=
         "by": bias_std * rng.standard_normal((ny, 1)),
     }
     X = rng.standard_normal((n, nx))
-    return {"params": params, "X": X, "Y": _one_hot(rng, n, ny), "eta": 0.1}
+    return {"params": params, "X": X, "Y": _one_hot(rng, n, ny, every_class), "eta": 0.1}
 
 
 def make_sgd(helpers, seed, nx=3, nh=5, ny=2, eta=0.05):
@@ -161,6 +162,19 @@ def _trainer(student, ctx):
     return which, train
 
 
+def _loss_accuracy_probe(student, data):
+    """The student's loss_accuracy on a fixed, non-one-hot Yhat: the provided function gives
+    -log(0.7) and 100; a rewritten one (a mean over N x classes, a fraction) shows here."""
+    Y = data.Ytrain
+    ny = Y.shape[1]
+    Yhat = 0.7 * Y + 0.3 * (1 - Y) / max(1, ny - 1)
+    try:
+        L, acc = student.loss_accuracy(Yhat, Y)
+        return [float(L), float(acc)]
+    except Exception:  # noqa: BLE001 - a loss_accuracy that fails here fails the trainers' own run too
+        return None
+
+
 def _floats(values):
     """A curve as a list of floats (from a list of numbers or 0-dim tensors, or a 1-D tensor);
     anything else as it is, for the judge to describe."""
@@ -201,23 +215,6 @@ def backward_grads(student, inputs, ctx):
     return {"yhat": yhat, "grads": grads}
 
 
-def backward_numeric(student, inputs, ctx):
-    """The student's gradients next to central differences of the loss (float64, h = 1e-6)
-    computed with the provided forward and loss_accuracy."""
-    params, X, Y = _problem(inputs, ctx)
-    _, outputs = _pair(student.forward(params, X), "forward(params, X)")
-    grads = student.backward(params, outputs, Y)
-    numeric = {}
-    for k in KEYS:
-        def loss(x, k=k):
-            p = dict(params)
-            p[k] = torch.tensor(x, dtype=torch.float64, device=ctx.device)
-            return float(student.loss_accuracy(student.forward(p, X)[0], Y)[0])
-
-        numeric[k] = numeric_gradient(loss, np.array(inputs["params"][k], dtype=np.float64), h=1e-6)
-    return {"analytic": grads, "numeric": numeric}
-
-
 def _requires_grad(values):
     if isinstance(values, dict):
         return {str(k): bool(getattr(v, "requires_grad", False)) for k, v in values.items()}
@@ -256,7 +253,8 @@ def manual_no_autograd(student, inputs, ctx):
             except Exception as exc:  # judged by the function's own checks
                 raised = _raised(exc)
         out[name] = {"used": list(used), "outputs_require_grad": _requires_grad(result),
-                     "params_require_grad": _requires_grad(watched[name]), "raised": raised}
+                     "params_require_grad": _requires_grad(watched[name]), "raised": raised,
+                     "result": result if raised is None else None}
     return out
 
 
@@ -321,6 +319,7 @@ def train_curves(student, inputs, ctx):
         raise ProbeError(f"{which} should return (params, curves) with curves a dict of lists")
     plain = {k: _floats(curves[k]) for k in CURVES if k in curves}
     return {"curves": plain, "curve_keys": sorted(str(k) for k in curves), "randperm": seen["randperm"],
+            "loss_accuracy": _loss_accuracy_probe(student, data),
             "defaults": _defaults(getattr(student, which)),
             "forward_rows": seen["forward_rows"],
             "params_info": {k: {"requires_grad": bool(params[k].requires_grad), "is_leaf": bool(params[k].is_leaf)}
@@ -341,7 +340,7 @@ def train_accuracy(student, inputs, ctx):
         grid = _softmax_net(p, data.Xgrid)
     acc = 100.0 * float((test.argmax(dim=1) == data.Ytest.argmax(dim=1)).double().mean())
     loss = _floats(curves.get("loss_train"))
-    return {"acc_test": acc, "grid_p1": grid[:, 1],
+    return {"acc_test": acc, "grid_p1": grid[:, 1], "loss_accuracy": _loss_accuracy_probe(student, data),
             "loss_train": loss if isinstance(loss, list) and all(isinstance(v, float) for v in loss) else []}
 
 

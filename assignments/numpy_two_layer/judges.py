@@ -11,6 +11,7 @@ import numpy as np
 
 from grader.checks import Verdict, as_array, compare_arrays, describe, diagnose, verdict_from
 from grader.checks.compare import Comparison
+from grader.checks.diagnose import known_variant
 from grader.checks.judges import JudgeContext
 from grader.checks.trajectory import compare_trajectory, matching_variant, trajectory_pattern
 
@@ -96,7 +97,19 @@ def gradients_vs_numeric(got, expected, ctx: JudgeContext) -> Verdict:
             c = Comparison(c.label, False, c.problem, c.message.replace("expected", "numeric gradient of your loss"),
                            c.redacted, c.got, c.expected, c.rel_error)
         cmps.append(c)
-    v = verdict_from(cmps, hint_for=lambda c: _numeric_hint(c, ctx))
+    loss = compare_arrays("loss", got.get("loss"), expected["loss"], float(ctx.options.get("loss_tolerance", 1e-9)))
+    # With the lecture's loss, its slope is the true gradient: a known mistake in the backward
+    # pass then shows as itself (checked before the ratio patterns, which assume nothing).
+    variants = (ctx.mistakes or {}).get("grads", {}) if loss.passed else {}
+    v = verdict_from(cmps, hint_for=lambda c: known_variant(c, {"variants": variants.get(c.label, {}), "tolerance": tol})
+                     or _numeric_hint(c, ctx))
+    if v.passed and not loss.passed:
+        # Gradients that follow a wrong loss (zeros follow a zero loss) earn nothing here.
+        first = "numpy_loss_and_grads" if ctx.options.get("version", "numpy") == "numpy" else "torch_loss_and_grads"
+        return Verdict(False, f"{label}: the gradients agree with central differences of your own loss, but that "
+                              f"loss is not the lecture's:\n{loss.message}",
+                       f"fix the loss first (see {first}): agreeing with the slope of a wrong loss earns nothing.",
+                       f"{label}: the gradients follow your own loss, which is not the lecture's:\n{loss.redacted}")
     if v.passed:
         return Verdict(True, f"{label}: both gradients agree with central differences of your own loss; "
                              f"{v.message}")
@@ -145,66 +158,112 @@ def versions_agree(got, expected, ctx: JudgeContext) -> Verdict:
     cmps = [compare_arrays(name, got["torch"][i], got["numpy"][i], tol)
             for i, name in enumerate(("loss",) + GRADS)]
     v = verdict_from(cmps, hint_for=lambda c: None)
-    if v.passed:
-        return Verdict(True, f"numpy_forward_backward and torch_forward_backward agree; {v.message}")
-    off = []
-    for version in ("numpy", "torch"):
-        ref = [compare_arrays(n, got[version][i], expected[version][i], tol)
-               for i, n in enumerate(("loss",) + GRADS)]
-        if not all(c.passed for c in ref):
-            off.append(version)
+    off = [version for version in ("numpy", "torch") if not _right(got[version], expected[version], tol)]
+    if v.passed and not off:
+        return Verdict(True, f"numpy_forward_backward and torch_forward_backward agree, and both are right; "
+                             f"{v.message}")
     if off == ["numpy"]:
         hint = ("your torch version matches the reference here and your NumPy version does not: "
                 "fix numpy_forward_backward.")
     elif off == ["torch"]:
         hint = ("your NumPy version matches the reference here and your torch version does not: "
                 "fix torch_forward_backward.")
+    elif v.passed:
+        hint = ("fix numpy_loss_and_grads and torch_loss_and_grads first: the two versions agree, but on values "
+                "that are not the lecture's.")
     else:
         hint = ("the two versions should do the same arithmetic: compare them line by line "
                 "(x.dot(w1) / x.mm(w1), np.maximum / clamp(min=0), .T / .t()).")
+    if v.passed:
+        msg = (f"the two versions agree with each other, but {' and '.join(FUNCTIONS[o].split('(')[0] for o in off)} "
+               f"{'do' if len(off) > 1 else 'does'} not match the reference on these inputs")
+        return Verdict(False, msg, hint, msg)
     msg = "torch_forward_backward (yours) vs numpy_forward_backward (yours) on the same inputs:\n" + \
         v.message.replace("expected", "NumPy version")
     return Verdict(False, msg, hint, msg)
 
 
+def _right(got, expected, tol: float) -> bool:
+    """(loss, grad_w1, grad_w2) equal to the reference's on the same inputs."""
+    if _triple(got, "") or _triple(expected, ""):
+        return False
+    return all(compare_arrays(n, got[i], expected[i], tol).passed for i, n in enumerate(("loss",) + GRADS))
+
+
+def _right_versions(got, expected, tol: float = 1e-9) -> list[str]:
+    """The hand-written versions whose outputs in this probe are the reference's."""
+    return [v for v in ("numpy", "torch") if _right(got.get(f"{v}_out"), expected.get(f"{v}_out"), tol)]
+
+
 def no_autograd(got, expected, ctx: JudgeContext) -> Verdict:
     """No Tensor.backward / torch.autograd.grad inside the hand-written versions, and
-    torch_forward_backward's outputs carry no autograd graph."""
-    problems = []
+    torch_forward_backward's outputs carry no autograd graph. Half the points per version,
+    and only for a version that also computes the right values."""
+    problems = {"numpy": [], "torch": []}
     for version in ("numpy", "torch"):
         used = got.get(f"{version}_used") or []
         if used:
-            problems.append(f"{FUNCTIONS[version].split('(')[0]} called {', '.join(sorted(set(used)))}")
+            problems[version].append(f"{FUNCTIONS[version].split('(')[0]} called "
+                                     f"{', '.join(sorted({str(u) for u in used}))}")
     rg = got.get("torch_requires_grad") or []
     gf = got.get("torch_has_grad_fn") or []
     names = ("loss", "grad_w1", "grad_w2")
     flagged = [names[i] for i in range(min(len(names), len(rg))) if rg[i] or (i < len(gf) and gf[i])]
     if flagged:
-        problems.append(f"torch_forward_backward returned {', '.join(flagged)} with requires_grad=True "
-                        f"(inputs had requires_grad=False)")
+        problems["torch"].append(f"torch_forward_backward returned {', '.join(flagged)} with requires_grad=True "
+                                 f"(inputs had requires_grad=False)")
     if not got.get("grad_was_enabled", True):
-        problems.append("torch_forward_backward left autograd switched off (torch.set_grad_enabled(False))")
-    if not problems:
-        return Verdict(True, "neither version uses autograd; torch_forward_backward's outputs carry no graph")
-    return _fail("; ".join(problems),
-                 "these two versions compute the gradients by hand, as the lecture's first two parts do: "
-                 "no requires_grad, no .backward(), no torch.autograd; autograd comes in autograd_train.")
+        problems["torch"].append("torch_forward_backward left autograd switched off (torch.set_grad_enabled(False))")
+    return _credit_right_versions(got, expected, "neither version uses autograd; torch_forward_backward's outputs "
+                                  "carry no graph", "use no autograd", problems,
+                                  "these two versions compute the gradients by hand, as the lecture's first two parts "
+                                  "do: no requires_grad, no .backward(), no torch.autograd; autograd comes in "
+                                  "autograd_train.")
+
+
+def _credit_right_versions(got, expected, ok: str, what: str, problems: dict | None = None,
+                           problem_hint: str | None = None) -> Verdict:
+    """A property of both versions pays half per version: for a version that has it (no entry in
+    ``problems``) and whose values are right."""
+    problems = problems or {}
+    right = _right_versions(got, expected)
+    has = [v for v in ("numpy", "torch") if not problems.get(v)]
+    credited = [v for v in has if v in right]
+    if len(credited) == 2:
+        return Verdict(True, ok + "; both compute the reference's values")
+    lines = [line for v in ("numpy", "torch") for line in problems.get(v, [])]
+    wrong = [v for v in has if v not in right]
+    if wrong:
+        names = " and ".join(FUNCTIONS[v].split("(")[0] for v in wrong)
+        lines.append(f"{names}: {what}, but the values are not the reference's, so no credit for "
+                     f"{'them' if len(wrong) > 1 else 'it'}")
+    if any(problems.get(v) for v in ("numpy", "torch")):
+        hint = problem_hint
+    else:
+        hint = f"fix {' and '.join(f'{v}_loss_and_grads' for v in wrong)} first: this check pays only for a version " \
+               f"that also computes the right values."
+    msg = "; ".join(lines)
+    return Verdict(False, msg, hint, msg, fraction=len(credited) / 2)
 
 
 def inputs_unchanged(got, expected, ctx: JudgeContext) -> Verdict:
-    changed = []
+    """Both hand-written versions leave x, y, w1, w2 as they were: half the points per version,
+    and only for a version that also computes the right values."""
+    changed = {"numpy": [], "torch": []}
     for version in ("numpy", "torch"):
-        after = got.get(version) or {}
+        after = got.get(version) if isinstance(got.get(version), dict) else {}
         for name in ("x", "y", "w1", "w2"):
             a = as_array(after.get(name))
             want = np.asarray(ctx.inputs[name], dtype=np.float64)
             if a is None or a.values.shape != want.shape or not np.array_equal(a.values.astype(np.float64), want):
-                changed.append(f"{FUNCTIONS[version].split('(')[0]} changed {name}")
-    if not changed:
-        return Verdict(True, "x, y, w1 and w2 are unchanged after both functions")
-    return _fail("; ".join(changed) + " in place",
-                 "an in-place operation (+=, -=, *=, slice assignment, np.maximum(h, 0, out=h), clamp_) modified "
-                 "an input: work on new arrays (e.g. grad_h = grad_h_relu.copy() before masking it).")
+                changed[version].append(name)
+    problems = {v: [f"{FUNCTIONS[v].split('(')[0]} changed {', '.join(names)} in place"] if names else []
+                for v, names in changed.items()}
+    return _credit_right_versions(got, expected, "x, y, w1 and w2 are unchanged after both functions",
+                                  "the inputs are unchanged", problems,
+                                  "an in-place operation (+=, -=, *=, slice assignment, np.maximum(h, 0, out=h), "
+                                  "clamp_) modified an input: work on new arrays (e.g. grad_h = grad_h_relu.copy() "
+                                  "before masking it).")
 
 
 # -- training -------------------------------------------------------------------------------
@@ -366,17 +425,36 @@ def model_structure(got, expected, ctx: JudgeContext) -> Verdict:
 
 def defaults(got, expected, ctx: JudgeContext) -> Verdict:
     """Each training function called without learning_rate / num_epochs gives what it gives
-    with the contract's defaults spelled out (the student's own code both times)."""
-    problems = []
+    with the contract's defaults spelled out (the student's own code both times), and that run
+    is the reference's: a third per function."""
+    problems, credited, wrong = [], 0, []
     for name, runs in got.items():
+        if not isinstance(runs, dict) or name not in expected:
+            continue
         args = ", ".join(f"{k}={v:g}" for k, v in runs["explicit_args"].items())
         c = compare_trajectory(f"{name} with no learning_rate/num_epochs", runs["defaults"], runs["explicit"],
                                1e-6, step="epoch")
         if not c.passed:
             problems.append(c.message.replace("expected", f"with {args}"))
-    if not problems:
+            continue
+        right = compare_trajectory(f"{name}({args})", runs["explicit"], expected[name]["explicit"], 2e-5,
+                                   step="epoch")
+        if right.passed:
+            credited += 1
+        else:
+            wrong.append(name)
+    if not problems and not wrong:
         return Verdict(True, "numpy_train and autograd_train default to learning_rate=1e-6, num_epochs=500; "
                              "optim_train to learning_rate=1e-4, num_epochs=500")
-    return _fail("\n".join(problems), "keep the stub's signatures and defaults: numpy_train and autograd_train "
-                 "(..., learning_rate=1e-6, num_epochs=500), optim_train(..., learning_rate=1e-4, num_epochs=500), "
-                 "and use the arguments rather than fixed numbers inside.")
+    fraction = credited / max(1, len(expected))
+    if problems:
+        return Verdict(False, "\n".join(problems), "keep the stub's signatures and defaults: numpy_train and "
+                       "autograd_train (..., learning_rate=1e-6, num_epochs=500), optim_train(..., learning_rate=1e-4, "
+                       "num_epochs=500), and use the arguments rather than fixed numbers inside.",
+                       "\n".join(problems), fraction=fraction)
+    msg = (f"{', '.join(wrong)}: the defaults are used, but the losses are not the reference's, so no credit for "
+           f"{'them' if len(wrong) > 1 else 'it'}")
+    first = {"numpy_train": "numpy_train_trajectory", "autograd_train": "autograd_train_trajectory",
+             "optim_train": "optim_train_trajectory"}[wrong[0]]
+    return Verdict(False, msg, f"fix {first} first: defaults pay only for a function that trains right.", msg,
+                   fraction=fraction)

@@ -117,7 +117,7 @@ def numpy_analytic_and_numeric(student, inputs, ctx):
     def loss_of(x, y, w1, w2):
         return _loss_number(student.numpy_forward_backward(x.copy(), y.copy(), w1.copy(), w2.copy())[0])
 
-    return {"analytic": {"grad_w1": out[1], "grad_w2": out[2]}, "numeric": _numeric(loss_of, inputs)}
+    return {"loss": out[0], "analytic": {"grad_w1": out[1], "grad_w2": out[2]}, "numeric": _numeric(loss_of, inputs)}
 
 
 def torch_analytic_and_numeric(student, inputs, ctx):
@@ -127,7 +127,7 @@ def torch_analytic_and_numeric(student, inputs, ctx):
         t = [ctx.tensor(a, torch.float64) for a in (x, y, w1, w2)]
         return _loss_number(student.torch_forward_backward(*t)[0])
 
-    return {"analytic": {"grad_w1": out[1], "grad_w2": out[2]}, "numeric": _numeric(loss_of, inputs)}
+    return {"loss": out[0], "analytic": {"grad_w1": out[1], "grad_w2": out[2]}, "numeric": _numeric(loss_of, inputs)}
 
 
 def both_versions(student, inputs, ctx):
@@ -139,24 +139,27 @@ def both_versions(student, inputs, ctx):
 def watch_manual(student, inputs, ctx):
     """Both hand-written versions under an autograd spy; what they returned, for requires_grad."""
     with ctx.watch_autograd() as used_numpy:
-        student.numpy_forward_backward(*_arrays(inputs))
+        numpy_out = student.numpy_forward_backward(*_arrays(inputs))
     with ctx.watch_autograd() as used_torch:
         out = student.torch_forward_backward(*_tensors(inputs, ctx))
     grad_enabled = torch.is_grad_enabled()
     torch.set_grad_enabled(True)  # a student who turned it off for good would hide nothing by it
+    torch_out = out
     out = out if isinstance(out, (tuple, list)) else [out]
-    return {"numpy_used": list(used_numpy), "torch_used": list(used_torch), "grad_was_enabled": grad_enabled,
+    return {"numpy_out": numpy_out, "torch_out": torch_out,
+            "numpy_used": list(used_numpy), "torch_used": list(used_torch), "grad_was_enabled": grad_enabled,
             "torch_requires_grad": [bool(getattr(v, "requires_grad", False)) for v in out],
             "torch_has_grad_fn": [getattr(v, "grad_fn", None) is not None for v in out]}
 
 
 def inputs_after_call(student, inputs, ctx):
     arrays = _arrays(inputs)
-    student.numpy_forward_backward(*arrays)
+    numpy_out = student.numpy_forward_backward(*arrays)
     tensors = _tensors(inputs, ctx)
-    student.torch_forward_backward(*tensors)
+    torch_out = student.torch_forward_backward(*tensors)
     names = ("x", "y", "w1", "w2")
-    return {"numpy": dict(zip(names, arrays)), "torch": dict(zip(names, tensors))}
+    return {"numpy": dict(zip(names, arrays)), "torch": dict(zip(names, tensors)),
+            "numpy_out": numpy_out, "torch_out": torch_out}
 
 
 # -- probes: training ---------------------------------------------------------------
@@ -183,27 +186,34 @@ def numpy_training(student, inputs, ctx):
     return {"losses": _float_list(out[2], "numpy_train"), "w1": out[0], "w2": out[1]}
 
 
-def _autograd_train(student, tensors, **kwargs):
-    """student.autograd_train, with the usual in-place-update errors explained."""
-    try:
-        return student.autograd_train(*tensors, **kwargs)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        text = str(exc)
-        if "leaf Variable that requires grad" in text:
-            raise ProbeError(f"autograd_train{_where(exc)}: the in-place update of w1/w2 ran with autograd on: "
-                             "wrap the update in `with torch.no_grad():`") from None
-        if "does not require grad" in text or "NoneType" in text:
-            raise ProbeError(f"autograd_train{_where(exc)}: w1/w2 had no gradient after an update (.grad "
-                             "was None): `w1 = w1 - learning_rate * w1.grad` makes a new tensor; update the "
-                             "given tensors in place (w1 -= learning_rate * w1.grad) under torch.no_grad()"
-                             ) from None
-        raise
+def _autograd_train(student, tensors, ctx, **kwargs):
+    """student.autograd_train, with the usual in-place-update errors explained. Which one it is
+    shows in when it happened: a .grad that is None before any backward() is zeroing too early;
+    after one, the caller's tensors still hold their .grad, so the update made new ones."""
+    with ctx.watch_autograd() as used:
+        try:
+            return student.autograd_train(*tensors, **kwargs)
+        except (RuntimeError, TypeError, AttributeError) as exc:
+            text = str(exc)
+            if "leaf Variable that requires grad" in text:
+                raise ProbeError(f"autograd_train{_where(exc)}: the in-place update of w1/w2 ran with autograd on: "
+                                 "wrap the update in `with torch.no_grad():`") from None
+            if "NoneType" in text and not any(u == "Tensor.backward()" for u in used):
+                raise ProbeError(f"autograd_train{_where(exc)}: a .grad was None: no backward() had run yet, and "
+                                 "w.grad stays None until the first one. Zero the gradients after each update "
+                                 "(or only when w.grad is not None; or set w.grad = None)") from None
+            if "does not require grad" in text or "NoneType" in text:
+                raise ProbeError(f"autograd_train{_where(exc)}: w1/w2 had no gradient after an update (.grad "
+                                 "was None): `w1 = w1 - learning_rate * w1.grad` makes a new tensor; update the "
+                                 "given tensors in place (w1 -= learning_rate * w1.grad) under torch.no_grad()"
+                                 ) from None
+            raise
 
 
 def autograd_training(student, inputs, ctx):
     x, y, w1, w2 = _tensors(inputs, ctx, requires_grad=True)
     with ctx.watch_autograd() as used:
-        losses = _autograd_train(student, (x, y, w1, w2), learning_rate=float(inputs["learning_rate"]),
+        losses = _autograd_train(student, (x, y, w1, w2), ctx, learning_rate=float(inputs["learning_rate"]),
                                  num_epochs=int(inputs["num_epochs"]))
     return {"losses": _float_list(losses, "autograd_train"), "w1": w1.detach(), "w2": w2.detach(),
             "w1_grad": w1.grad, "w2_grad": w2.grad, "backward_calls": used.count("Tensor.backward()")}
@@ -271,7 +281,7 @@ def default_arguments(student, inputs, ctx):
             if name == "numpy_train":
                 losses = student.numpy_train(*_arrays(inputs), **kwargs)[2]
             elif name == "autograd_train":
-                losses = _autograd_train(student, _tensors(inputs, ctx, requires_grad=True), **kwargs)
+                losses = _autograd_train(student, _tensors(inputs, ctx, requires_grad=True), ctx, **kwargs)
             else:
                 x, y = ctx.tensor(inputs["x"], _dtype(ctx)), ctx.tensor(inputs["y"], _dtype(ctx))
                 losses = student.optim_train(_fixed_model(inputs, ctx), x, y, **kwargs)

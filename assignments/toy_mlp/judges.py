@@ -96,10 +96,26 @@ def by_hand(got, expected, ctx: JudgeContext) -> Verdict:
             problems.append(f"on {what}, {', '.join(frozen)} no longer require gradients")
             hint = hint or ("do not call requires_grad_(False) on the model's weights: read them under "
                             "torch.no_grad() or with .detach().")
-    if not problems:
-        return Verdict(True, "manual_gradients uses no autograd and leaves the model as it was (no .grad, same "
-                             "weights)")
-    return _fail("; ".join(problems[:4]), hint)
+    if problems:
+        return _fail("; ".join(problems[:4]), hint)
+    # By hand and harmless pays only for right gradients: zeros use no autograd either.
+    right = [case for case in ("sample", "batch") if _right_grads((got.get(case) or {}).get("manual"),
+                                                                   (expected.get(case) or {}).get("manual"))]
+    if len(right) == 2:
+        return Verdict(True, "manual_gradients uses no autograd, leaves the model as it was (no .grad, same "
+                             "weights) and gives the reference's gradients")
+    wrong = [what for case, what in (("sample", "the lecture's sample"), ("batch", "a batch")) if case not in right]
+    msg = (f"manual_gradients uses no autograd and leaves the model as it was, but its gradients on "
+           f"{' and '.join(wrong)} are not autograd's, so no credit for {'them' if len(wrong) > 1 else 'it'}")
+    first = "manual_grads_lecture_sample" if "sample" not in right else "manual_grads_batch"
+    return Verdict(False, msg, f"fix {first} first: this check pays only for gradients that are right.", msg,
+                   fraction=len(right) / 2)
+
+
+def _right_grads(got, expected, tol: float = 1e-9) -> bool:
+    if not isinstance(got, dict) or not isinstance(expected, dict) or "__tensor__" in got or "__object__" in got:
+        return False
+    return all(k in got and compare_arrays(k, got[k], expected[k], tol).passed for k in KEYS)
 
 
 # -- train ----------------------------------------------------------------------------------

@@ -144,9 +144,9 @@ def by_hand(student, inputs, ctx):
         X, y = ctx.tensor(data["X"], _dtype(ctx)), ctx.tensor(data["y"], _dtype(ctx))
         model = _toy_model(data["weights"], ctx)
         with ctx.watch_autograd() as used:
-            student.manual_gradients(model, X, y)
+            grads = student.manual_gradients(model, X, y)
         after = _state(model)
-        out[case] = {"used": list(used),
+        out[case] = {"used": list(used), "manual": grads,
                      "grads_left": {n: s["grad"] for n, s in after.items() if s["grad"] is not None},
                      "values": {n: s["value"] for n, s in after.items()},
                      "requires_grad": {n: s["requires_grad"] for n, s in after.items()}}

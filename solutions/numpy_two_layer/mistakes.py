@@ -112,7 +112,8 @@ def _trajectories(inputs, probe: str) -> dict:
 
 
 def known_mistakes(check: str, probe: str, inputs, options: dict) -> dict | None:
-    if probe in ("numpy_loss_and_grads", "torch_loss_and_grads"):
+    if probe in ("numpy_loss_and_grads", "torch_loss_and_grads", "numpy_analytic_and_numeric",
+                 "torch_analytic_and_numeric"):
         return _grads(inputs)
     if probe in ("numpy_training", "autograd_training"):
         return _trajectories(inputs, probe)
