@@ -258,9 +258,8 @@ class GradingRun:
         first = next((n for n in spec.after if n in done and done[n].status in FAILED), None)
         if first is None:
             return result
-        hint = f"fix {first} first: this check depends on it"
-        return replace(result, hint=hint, message=f"{result.message}\n(this check depends on {first}, which did "
-                                                  f"not pass: {hint.split(':')[0]})")
+        return replace(result, hint=f"fix {first} first: this check depends on it",
+                       message=f"{result.message}\n(this check depends on {first}, which did not pass)")
 
     # -- the report --------------------------------------------------------------------
     def report(self) -> Report:

@@ -81,11 +81,12 @@ def _numbers(value):
 
 def hidden_values_shown(report, assignment) -> dict[str, list[str]]:
     """check -> hidden expected values (6 significant digits, the longer ones) that a
-    failed hidden check's message or hint shows. Should be empty."""
+    failed hidden check's message or hint shows to the student (report.student_view(),
+    what report.md/html and results.json are made of). Should be empty."""
     from grader import reference
 
     leaks = {}
-    for c in report.checks:
+    for c in report.student_view().checks:
         if c.visibility != "hidden" or c.status == "passed":
             continue
         expected = {f"{v:.6g}" for v in _numbers(reference.load(assignment, assignment.check(c.name))["expected"])}

@@ -3,6 +3,10 @@
 ``write_report(report, folder)`` writes the per-student files of the grading
 contract: ``report.json``, ``report.md``, ``report.html`` (self-contained) and
 Gradescope's ``results.json``. :mod:`grader.report.gradebook` does the class files.
+
+``report.json`` is the instructor's record (everything); the other three are
+rendered from :meth:`Report.student_view`, which shows hidden checks only by status,
+points and a fixed text.
 """
 from __future__ import annotations
 
@@ -80,11 +84,12 @@ def gradescope_results(report: Report) -> dict:
 
 def write_report(report: Report, folder: Path, figures: list[Figure] | None = None) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
+    student = report.student_view()
     paths = {
         "report.json": json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n",
-        "report.md": render_markdown(report),
-        "report.html": render_html(report, figures),
-        "results.json": json.dumps(gradescope_results(report), indent=2, ensure_ascii=False) + "\n",
+        "report.md": render_markdown(student),
+        "report.html": render_html(student, figures),
+        "results.json": json.dumps(gradescope_results(student), indent=2, ensure_ascii=False) + "\n",
     }
     written = []
     for name, text in paths.items():

@@ -22,7 +22,7 @@ import logging
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from grader.report.model import Report
+from grader.report.model import Report, format_points
 
 __all__ = ["render_feedback_notebook", "write_notebook_feedback", "FEEDBACK_TAG"]
 
@@ -53,7 +53,7 @@ def _md(text: str) -> str:
 
 
 def _points(score: float, max_score: float) -> str:
-    return f"{score:g} / {max_score:g}"
+    return f"{format_points(score)} / {format_points(max_score)}"
 
 
 def _check_lines(report: Report, names: Sequence[str]) -> list[str]:
@@ -155,6 +155,7 @@ def write_notebook_feedback(report: Report, submission, assignment, folder: Path
     from nbconvert import HTMLExporter
 
     uses = {c.name: c.uses for c in assignment.checks}
+    report = report.student_view()  # the notebook goes back to the student
     try:
         nb = render_feedback_notebook(report, submission.files[nbm.name], dict(nbm.defined_in), uses, nbm.name)
     except Exception as exc:  # not JSON, not a notebook...: report.html says why

@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.report.model import Report
+from grader.report.model import Report, format_points
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class Gradebook:
         w.writerow(["student", "score", "max_score", "status", *self.check_names])
         for r in self.reports:
             by_name = {c.name: c for c in r.checks}
-            w.writerow([r.student, f"{r.score:g}", f"{r.max_score:g}", r.status,
-                        *[f"{by_name[n].score:g}" if n in by_name and by_name[n].status != "skipped" else ""
+            w.writerow([r.student, format_points(r.score), format_points(r.max_score), r.status,
+                        *[format_points(by_name[n].score) if n in by_name and by_name[n].status != "skipped" else ""
                           for n in self.check_names]])
         return buf.getvalue()
 

@@ -2,12 +2,31 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, replace
 
 from grader import __version__
 from grader.checks import CheckResult
 
 SCHEMA_VERSION = 1
+
+# What a student reads for a hidden check: one fixed text per outcome, nothing from
+# the run (messages, hints, exception texts, printed output and the numbers in them
+# come from the hidden inputs and expected values).
+HIDDEN_TEXT = {
+    "passed": "passed",
+    "failed": "wrong result",
+    "error": "raised an error",
+    "timeout": "timed out",
+    "skipped": "skipped",
+}
+# Hints the grader itself writes from other checks' outcomes: they name a check, no data.
+ROOT_CAUSE_HINT = re.compile(r"^fix [\w.-]+ first: this check depends on it$")
+
+
+def format_points(points: float) -> str:
+    """Points as text, fractions kept (to the 4 decimals scores are rounded to): 2.5, 3.3333, 10."""
+    return f"{round(float(points), 4):.4f}".rstrip("0").rstrip(".")
 
 
 def _printable(text: str) -> str:
@@ -60,6 +79,21 @@ class Report:
             graded_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             **kw,
         )
+
+    def student_view(self) -> "Report":
+        """The report as the student may read it (report.md, report.html, results.json,
+        feedback notebooks): a hidden check keeps its status and points and gets the
+        fixed text of its outcome; printed output is what the module printed while it
+        was imported plus what public checks printed; grader errors and integrity
+        flags stay with the instructor (report.json, the store, gradebook, summary)."""
+        checks = []
+        for c in self.checks:
+            if c.visibility == "hidden":
+                hint = c.hint if c.hint and ROOT_CAUSE_HINT.match(c.hint) else None
+                c = replace(c, message=HIDDEN_TEXT.get(c.status, c.status), hint=hint, output="", figures=())
+            checks.append(c)
+        output = self.output_at_import + "".join(c.output for c in checks if c.visibility == "public")
+        return replace(self, checks=tuple(checks), output=output, grader_errors=(), integrity=())
 
     @property
     def percent(self) -> float:
