@@ -18,9 +18,11 @@ import numpy as np
 from dataclasses import replace
 
 from grader.checks import (JudgeContext, Verdict, as_array, as_number, compare_arrays, describe, diagnose,
-                           match_reference, verdict_from, walk_compare)
+                           match_reference, partial_credit, parts_of, verdict_from, walk_compare,
+                           with_partial_credit)
 from grader.checks.compare import Comparison
-from grader.checks.diagnose import DEFAULT_DIAGNOSES, constant_factor, nonfinite, precision_lost
+from grader.checks.diagnose import (DEFAULT_DIAGNOSES, constant_factor, dtype_device, hint_for_error, nonfinite,
+                                    precision_lost)
 from grader.checks.figures import curves, error_heatmaps
 
 KEYS = ("W1", "b1", "W2", "b2")
@@ -133,17 +135,9 @@ def _loss_hint(got: float, mistakes: dict | None, tol: float) -> str | None:
     return None
 
 
-def _fraction(parts: dict[str, bool], weights: dict | None) -> float | None:
-    """Partial credit: the weighted share of the parts that are right (``options.partial``)."""
-    if not weights:
-        return None
-    total = sum(float(weights.get(k, 0.0)) for k in parts)
-    return sum(float(weights.get(k, 0.0)) for k, ok in parts.items() if ok) / total if total else None
-
-
-def _part(label: str) -> str:
-    """'grads['W1']' -> 'W1'; 'loss' -> 'loss'."""
-    return label.split("'")[1] if "['" in label else label
+def _part(c: Comparison) -> str:
+    """The part of a check a comparison belongs to: grads['W1'] -> W1; loss -> loss."""
+    return c.label.split("'")[1] if "['" in c.label else c.label
 
 
 def _loss_grads_comparisons(got, expected, ctx: JudgeContext, inputs, mistakes, dtype: str = "float64",
@@ -166,7 +160,7 @@ def _loss_grads_comparisons(got, expected, ctx: JudgeContext, inputs, mistakes, 
                 hints["loss"] = _nonfinite_hint("loss", got[0], inputs, dtype)
             elif value is not None and np.isfinite(value):
                 hints["loss"] = _loss_hint(value, mistakes, ltol) or diagnose(
-                    c, {"tolerance": ltol}, (_float32_in_play,) + (DIAGNOSES[2:3] if check_dtype else ()))
+                    c, {"tolerance": ltol}, (_float32_in_play, dtype_device))
             elif c.problem in ("dtype", "device"):
                 hints["loss"] = diagnose(c, {}, DIAGNOSES)
     if o.get("only") != "loss":
@@ -186,6 +180,14 @@ def _loss_grads_comparisons(got, expected, ctx: JudgeContext, inputs, mistakes, 
     return cmps, hints
 
 
+def _verdict(cmps: list[Comparison], hints: dict) -> Verdict:
+    """verdict_from with this lab's hints only: its fallback to the generic diagnoses
+    would bring back the overflow and float32 guesses that DIAGNOSES leaves out."""
+    v = verdict_from(cmps)
+    hint = next((hints.get(c.label) for c in cmps if not c.passed and hints.get(c.label)), None)
+    return replace(v, hint=hint)
+
+
 # -- judges --------------------------------------------------------------------------------
 def forward(got, expected, ctx: JudgeContext) -> Verdict:
     """match_reference, plus the forward passes of known mistakes (a sigmoid for the
@@ -198,14 +200,13 @@ def forward(got, expected, ctx: JudgeContext) -> Verdict:
     def hint_for(c):
         which = 1 if c.label == "hidden" else 0
         for hint, value in variants.items():
-            v = np.asarray(value[which] if isinstance(value, list) else value) if (
-                isinstance(value, list) and len(value) > which or not isinstance(value, list)) else None
-            if v is not None and c.got is not None and c.got.shape == v.shape and np.all(np.isfinite(c.got)) \
+            v = np.asarray(value[which] if isinstance(value, list) else value)
+            if c.got is not None and c.got.shape == v.shape and np.all(np.isfinite(c.got)) \
                     and np.allclose(c.got, v, rtol=1e-6, atol=1e-9):
                 return hint
         return diagnose(c, {"tolerance": tol}, DIAGNOSES)
 
-    return verdict_from(cmps, hint_for=hint_for)
+    return _verdict(cmps, {c.label: hint_for(c) for c in cmps if not c.passed})
 
 
 def loss_and_grads(got, expected, ctx: JudgeContext) -> Verdict:
@@ -218,10 +219,8 @@ def loss_and_grads(got, expected, ctx: JudgeContext) -> Verdict:
     if isinstance(out, Verdict):
         return out
     cmps, hints = out
-    v = verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
-    if not v.passed:
-        v = replace(v, fraction=_fraction({_part(c.label): c.passed for c in cmps}, ctx.option("partial")))
-    return _with_heatmaps(v, cmps, ctx)
+    v = _verdict(cmps, hints)
+    return _with_heatmaps(with_partial_credit(v, parts_of(cmps, _part), ctx.options), cmps, ctx)
 
 
 def _one_hot_hint(raised: str, problem: dict) -> str | None:
@@ -253,7 +252,8 @@ def loss_and_grads_cases(got, expected, ctx: JudgeContext) -> Verdict:
             raised = str(reply.get("raised", "no reply"))
             lines.append(f"{name}: nn_forward_backward raised {raised}")
             fractions.append(0.0)
-            failed[name] = _one_hot_hint(raised, problem)
+            kind, _, text = raised.partition(": ")
+            failed[name] = _one_hot_hint(raised, problem) or hint_for_error(kind, text)
             continue
         out = _loss_grads_comparisons(reply["value"], want["value"], ctx, problem, mistakes)
         if isinstance(out, Verdict):
@@ -262,11 +262,11 @@ def loss_and_grads_cases(got, expected, ctx: JudgeContext) -> Verdict:
             failed[name] = None
             continue
         cmps, hints = out
-        v = verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
+        v = _verdict(cmps, hints)
         if v.passed:
             fractions.append(1.0)
             continue
-        fractions.append(_fraction({_part(c.label): c.passed for c in cmps}, ctx.option("partial")) or 0.0)
+        fractions.append(partial_credit(parts_of(cmps, _part), ctx.option("partial"))[0])
         lines.append("\n".join(f"{name}: {line}" for line in v.message.splitlines()))
         failed[name] = v.hint
     if not failed:
@@ -363,7 +363,7 @@ def gradients_vs_numeric(got, expected, ctx: JudgeContext) -> Verdict:
                            c.redacted, c.got, c.expected, c.rel_error)
             hints[c.label] = hint
         cmps.append(c)
-    v = verdict_from(cmps, hint_for=lambda c: hints.get(c.label))
+    v = _verdict(cmps, hints)
     if v.passed:
         return v
     if not v.hint:
@@ -371,7 +371,7 @@ def gradients_vs_numeric(got, expected, ctx: JudgeContext) -> Verdict:
             "your loss is right but your gradients do not match its slope: the backward pass and the forward "
             "pass disagree (check each step of the chain rule against the forward code).")
         v = replace(v, hint=hint)
-    return replace(v, fraction=sum(c.passed for c in cmps) / len(KEYS))
+    return with_partial_credit(v, parts_of(cmps, _part), ctx.options)
 
 
 def _outputs_right(out, expected_out, ctx: JudgeContext) -> str | None:
@@ -454,10 +454,8 @@ def dtype_preserved(got, expected, ctx: JudgeContext) -> Verdict:
         return out
     cmps += out[0]
     hints.update(out[1])
-    v = verdict_from(cmps, {"tolerance": tol}, hint_for=lambda c: hints.get(c.label) or diagnose(c, {}, DIAGNOSES))
-    if not v.passed:
-        v = replace(v, fraction=_fraction({_part(c.label): c.passed for c in cmps}, o.get("partial")))
-    return _with_heatmaps(v, cmps, ctx)
+    v = _verdict(cmps, {c.label: hints.get(c.label) or diagnose(c, {"tolerance": tol}, DIAGNOSES) for c in cmps})
+    return _with_heatmaps(with_partial_credit(v, parts_of(cmps, _part), o), cmps, ctx)
 
 
 def sample_batch(got, expected, ctx: JudgeContext) -> Verdict:
@@ -841,7 +839,7 @@ def net_methods(got, expected, ctx: JudgeContext) -> Verdict:
     if hint is None:
         hint = "the methods delegate, but the functions they call are not right yet: fix those first."
     msg = "\n".join(lines)
-    return Verdict(False, msg, hint, msg, fraction=_fraction(parts, ctx.option("partial")))
+    return with_partial_credit(Verdict(False, msg, hint, msg), parts, ctx.options)
 
 
 _DELEGATE = ("the methods should delegate: loss -> nn_forward_backward(self.params, X, y, reg), predict -> "
@@ -866,7 +864,7 @@ def save_load(got, expected, ctx: JudgeContext) -> Verdict:
                        "must write self.params: torch.save(self.params, path)).", msg)
     cmps = [compare_arrays(f"loaded params['{k}']", loaded.get(k), saved[k], 0.0, dtype="float64")
             if k in loaded else _missing(f"loaded params['{k}']", loaded) for k in KEYS]
-    v = verdict_from(cmps, hint_for=lambda c: None)
+    v = _verdict(cmps, {})
     if v.passed:
         return Verdict(True, "load restored the saved parameters (values and dtype)")
     if all(c.problem == "dtype" for c in cmps if not c.passed):

@@ -108,7 +108,7 @@ def make_tiny_probabilities(helpers, seed, N=6, C=4):
     classes is e**-1000, which underflows to 0 in float64. Right: log-softmax
     (shifted - log(sum(exp(shifted)))); log(softmax) gives log(0) = -inf."""
     rng = np.random.default_rng(seed)
-    D, H = 4, 6
+    D, H = 4, 7
     X = np.abs(rng.standard_normal((N, D))) + 0.5
     X[:, 0] = 1.0
     W1 = 0.3 * rng.standard_normal((D, H))
