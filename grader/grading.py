@@ -70,9 +70,12 @@ def graded_calls(source: str, names: tuple[str, ...]) -> dict[str, set[str]]:
     return out
 
 
-def _judge(spec: CheckSpec, assignment: Assignment, got: Any, ref: dict, device: str) -> Verdict:
+def _judge(spec: CheckSpec, assignment: Assignment, got: Any, ref: dict, device: str,
+           options: dict | None = None) -> Verdict:
     judge = getattr(assignment.judges(), spec.judge)
-    ctx = JudgeContext(inputs=ref.get("inputs"), options=dict(spec.options), device=device, check=spec.name,
+    # The run's options (e.g. mnist_dir): a judge may need the same data as the probe.
+    ctx = JudgeContext(inputs=ref.get("inputs"), options=dict(spec.options if options is None else options),
+                       device=device, check=spec.name,
                        mistakes=ref.get("mistakes"))
     return judge(got, ref.get("expected"), ctx)
 
@@ -215,7 +218,7 @@ class GradingRun:
                                 duration=outcome.duration_s, output=printed,
                                 line=line if isinstance(line, int) else None)
         try:
-            verdict = _judge(spec, self.assignment, outcome.value, ref, device)
+            verdict = _judge(spec, self.assignment, outcome.value, ref, device, run_options)
         except MalformedReply as exc:  # the student's value, not the grader, is at fault
             verdict = Verdict(False, f"your function returned something this check cannot use: {exc}")
         except Exception as exc:  # a bug in a judge: the grader failed, not the student

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -160,7 +161,27 @@ def describe_error(error: dict, module_file: str, line_map: tuple = ()) -> str:
         return f"not implemented yet{where}" + (f": {msg}" if msg else "")
     if error.get("probe_error"):
         return error.get("message", "")
-    return f"{error.get('type', 'Error')}{_where(error, line_map)} of {module_file}: {error.get('message', '')}".rstrip(": ")
+    line = f"{error.get('type', 'Error')}{_where(error, line_map)} of {module_file}: {error.get('message', '')}".rstrip(": ")
+    return line + _missing_module_fix(error, module_file)
+
+
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+_FROM_IMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+import\s+\(?([\w\s,]+)")
+
+
+def _missing_module_fix(error: dict, module_file: str) -> str:
+    """For an import the submission does not satisfy (a course's helper file, such as
+    `from linear_classifier import sample_batch`): the two ways to fix it."""
+    m = _NO_MODULE.search(error.get("message") or "")
+    if error.get("type") not in ("ModuleNotFoundError", "ImportError") or not m:
+        return ""
+    top = m.group(1).split(".")[0]
+    frames = error.get("frames") or []
+    f = _FROM_IMPORT.match(frames[-1].get("code", "")) if frames else None
+    names = [n.strip() for n in f.group(2).split(",") if n.strip()] if f and f.group(1).split(".")[0] == top else []
+    what = f"define {', '.join(names)} in {module_file}" if names else f"remove the import from {module_file}"
+    return (f". {top} is neither part of your submission nor installed on the grader: {what}, or hand in "
+            f"{top}.py beside {module_file} (a folder or a zip holding both)")
 
 
 class ModuleSession:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import stat
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -82,10 +84,20 @@ def _check_source(name: str, data: bytes) -> str | None:
     except SyntaxError as exc:
         where = f"line {exc.lineno}" if exc.lineno else "somewhere"
         code = f": {exc.text.strip()}" if exc.text and exc.text.strip() else ""
-        return f"{name} has a syntax error at {where} ({exc.msg}){code}"
+        return f"{name} has a syntax error at {where} ({exc.msg}){code}{_python_note(exc)}"
     except (ValueError, RecursionError, MemoryError) as exc:
         return f"{name} cannot be compiled: {exc}"
     return None
+
+
+def _python_note(exc: SyntaxError) -> str:
+    """Which Python the grader parses with: code that runs on a newer Python (3.12
+    f-strings that reuse their quotes inside {}) fails here, and the student should know why."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if sys.version_info < (3, 12) and re.search(r"""\bf["']""", exc.text or "", re.IGNORECASE):
+        return (f". The grader runs Python {version}: before 3.12 an f-string cannot reuse its own quote "
+                f"character inside {{}} (use the other kind of quote there)")
+    return f" (the grader runs Python {version})"
 
 
 def _from_files(student: str, path: Path, module: str, files: dict[str, bytes], notes: list[str],

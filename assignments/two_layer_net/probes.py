@@ -11,7 +11,6 @@ Two kinds of functions:
 """
 from __future__ import annotations
 
-import inspect
 import random
 import traceback
 
@@ -31,9 +30,12 @@ def make_toy(helpers, num_inputs=5, input_size=4, hidden_size=10, num_classes=3)
     return {"X": X.numpy(), "y": y.numpy(), "params": {k: v.numpy() for k, v in params.items()}}
 
 
-def make_random(helpers, seed, N=5, D=4, H=10, C=3, weight_std=0.5, bias_std=0.1, x_std=1.0):
+def make_random(helpers, seed, N=5, D=4, H=10, C=3, weight_std=0.5, bias_std=0.1, x_std=1.0, labels=None):
     """A random problem with weights large enough that every term of the loss
-    (and every mistake) shows, and non-zero biases (a bias left out shows too)."""
+    (and every mistake) shows, and non-zero biases (a bias left out shows too).
+
+    ``labels``: the labels to use (a batch that lacks some classes); by default every
+    class appears (as far as N allows)."""
     rng = np.random.default_rng(seed)
     params = {
         "W1": weight_std * rng.standard_normal((D, H)),
@@ -44,7 +46,81 @@ def make_random(helpers, seed, N=5, D=4, H=10, C=3, weight_std=0.5, bias_std=0.1
     X = x_std * rng.standard_normal((N, D))
     y = rng.integers(0, C, size=N).astype(np.int64)
     y[: min(N, C)] = np.arange(min(N, C))  # every class appears
+    if labels is not None:
+        y = np.asarray(labels, dtype=np.int64)
     return {"X": X, "y": y, "params": params}
+
+
+# Batches that find real bugs: one_hot(y) without num_classes is max(y) + 1 wide when
+# the top class is missing; N = 1 breaks squeeze() and (N,) vs (N, 1) mix-ups; C > N
+# breaks code that confuses the two axes.
+EDGE_BATCHES = {
+    "missing_classes": dict(N=6, D=4, H=7, C=5, labels=[0, 2, 2, 1, 0, 2]),
+    "one_example": dict(N=1, D=4, H=6, C=3, labels=[2]),
+    "more_classes_than_examples": dict(N=3, D=5, H=6, C=8, labels=[4, 0, 6]),
+}
+
+
+def make_edge_batches(helpers, seed):
+    return {name: make_random(helpers, seed + i, **args) for i, (name, args) in enumerate(EDGE_BATCHES.items())}
+
+
+def _designed_scores(rng, offsets, within, D=5, H=8, C=4):
+    """A problem whose scores are offsets[i] + (moderate gaps within row i).
+
+    Hidden units 0 and 1 carry +/- X[:, 0] (so relu(t) - relu(-t) = t) into every
+    class alike: each row's scores shift by its offset without changing the gaps
+    between its classes; the other units make gaps of about ``within``."""
+    N = len(offsets)
+    X = rng.standard_normal((N, D))
+    X[:, 0] = offsets
+    W1 = rng.standard_normal((D, H)) * within / 20
+    W1[0, :], W1[:, :2] = 0.0, 0.0
+    W1[0, 0], W1[0, 1] = 1.0, -1.0
+    b1 = 0.1 * rng.standard_normal(H)
+    b1[:2] = 0.0
+    W2 = rng.standard_normal((H, C)) * 2.0
+    W2[0, :], W2[1, :] = 1.0, -1.0
+    b2 = 0.1 * rng.standard_normal(C)
+    return X, {"W1": W1, "b1": b1, "W2": W2, "b2": b2}
+
+
+def make_large_scores(helpers, seed, N=6, C=4):
+    """Two problems with scores in the thousands, gaps inside a row a row-max softmax
+    survives (tens to a couple of hundred; e**-300 is still a float64):
+
+    * ``same_scale``: every row near +3000: exp() without the row max overflows;
+    * ``spread``: row maxima from -3000 to +3000: one maximum for the whole batch
+      leaves rows far below it at exp(-6000) = 0, and 0 / 0."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, offsets in (("same_scale", 3000.0 + 20 * rng.standard_normal(N)),
+                          ("spread", np.linspace(-3000.0, 3000.0, N))):
+        X, params = _designed_scores(rng, offsets, within=40.0, C=C)
+        y = rng.integers(0, C, size=N).astype(np.int64)
+        out[name] = {"X": X, "y": y, "params": params}
+    return out
+
+
+def make_tiny_probabilities(helpers, seed, N=6, C=4):
+    """Scores of at most a few hundred (exp() never overflows, with or without the row
+    max) but gaps of about 1000 inside each row: the softmax probability of the low
+    classes is e**-1000, which underflows to 0 in float64. Right: log-softmax
+    (shifted - log(sum(exp(shifted)))); log(softmax) gives log(0) = -inf."""
+    rng = np.random.default_rng(seed)
+    D, H = 4, 7
+    X = np.abs(rng.standard_normal((N, D))) + 0.5
+    X[:, 0] = 1.0
+    W1 = 0.3 * rng.standard_normal((D, H))
+    W1[:, 0], W1[0, 0] = 0.0, 1.0          # unit 0 is exactly 1 in every row
+    b1 = np.zeros(H)
+    W2 = 2.0 * rng.standard_normal((H, C))
+    W2[0, :] = np.linspace(480.0, -480.0, C)   # the big gaps, the same in every row
+    b2 = 0.1 * rng.standard_normal(C)
+    y = np.arange(N, dtype=np.int64) % C      # some rows' label is a low class, some the top
+    return {"X": X, "y": y, "params": {"W1": W1, "b1": b1, "W2": W2, "b2": b2}}
+
+
 
 
 def make_train_spy(helpers, num_train=40, batch_size=10, num_val=7, D=3, H=4, C=3, num_iters=12):
@@ -61,7 +137,9 @@ def make_train_spy(helpers, num_train=40, batch_size=10, num_val=7, D=3, H=4, C=
             "reg": 0.125, "grad_scale": {k: float(i + 1) for i, k in enumerate(KEYS)}}
 
 
-def make_sample_batch(helpers, num_train=12, extra_rows=4, D=3, batch_size=30, seed=5):
+def make_sample_batch(helpers, num_train=12, extra_rows=0, D=3, batch_size=30, seed=5):
+    # No rows past num_train by default: the course always passes num_train = X.shape[0],
+    # and real solutions draw from X.shape[0]; that is as right there.
     X = np.repeat(np.arange(num_train + extra_rows, dtype=np.float64)[:, None], D, axis=1)
     y = np.arange(num_train + extra_rows, dtype=np.int64) * 10
     return {"X": X, "y": y, "num_train": num_train, "batch_size": batch_size, "seed": seed}
@@ -101,6 +179,20 @@ def loss_and_grads(student, inputs, ctx):
     return student.nn_forward_backward(params, X, y, reg=ctx.options.get("reg", 0.0))
 
 
+def loss_and_grads_cases(student, inputs, ctx):
+    """loss_and_grads on each of several problems ({case: problem}); a case whose call
+    raised gives {"raised": "Type: message"}, so the other cases still count."""
+    out = {}
+    for name, problem in inputs.items():
+        try:
+            out[name] = {"value": loss_and_grads(student, problem, ctx)}
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # the student's code failed on this batch only
+            out[name] = {"raised": f"{type(exc).__name__}: {str(exc)[:300]}"}
+    return out
+
+
 def autograd_use(student, inputs, ctx):
     """nn_forward_backward under a watch for Tensor.backward / torch.autograd.grad."""
     params, X, y = _problem(inputs, ctx)
@@ -126,6 +218,7 @@ def analytic_and_numeric(student, inputs, ctx):
     out = student.nn_forward_backward(_problem(inputs, ctx)[0], X.clone(), y.clone(), reg=reg)
     if not isinstance(out, (tuple, list)) or len(out) != 2 or not isinstance(out[1], dict):
         raise ProbeError("nn_forward_backward(params, X, y, reg) must return (loss, grads) with grads a dict")
+    loss = out[0]
     numeric = {}
     for k in KEYS:
         def f(x, k=k):
@@ -134,13 +227,13 @@ def analytic_and_numeric(student, inputs, ctx):
             return float(student.nn_forward_backward(p, X.clone(), y.clone(), reg=reg)[0])
 
         numeric[k] = numeric_gradient(f, inputs["params"][k].astype(np.float64).copy(), h=1e-6)
-    return {"analytic": out[1], "numeric": numeric}
+    return {"loss": loss, "analytic": out[1], "numeric": numeric}
 
 
 def inputs_after_call(student, inputs, ctx):
     params, X, y = _problem(inputs, ctx)
-    student.nn_forward_backward(params, X, y, reg=ctx.options.get("reg", 0.0))
-    return {"params": params, "X": X, "y": y}
+    out = student.nn_forward_backward(params, X, y, reg=ctx.options.get("reg", 0.0))
+    return {"params": params, "X": X, "y": y, "out": out}
 
 
 def sample_batch(student, inputs, ctx):
@@ -218,9 +311,10 @@ def train_spy(student, inputs, ctx):
 def train_verbose(student, inputs, ctx):
     n = int(inputs["num_train"])
     inputs = dict(inputs, X=inputs["X"][:n], y=inputs["y"][:n])
-    _, _, _, _, quiet = _train_with_spies(student, inputs, ctx, 201, verbose=False)
+    stats, _, _, _, quiet = _train_with_spies(student, inputs, ctx, 201, verbose=False)
     _, _, _, _, loud = _train_with_spies(student, inputs, ctx, 201, verbose=True)
-    return {"quiet": quiet[:2000], "verbose": loud[:2000]}
+    history = stats.get("loss_history") if isinstance(stats, dict) else None
+    return {"quiet": quiet[:2000], "verbose": loud[:2000], "loss_history": history}
 
 
 def toy_training(student, inputs, ctx):
@@ -229,44 +323,30 @@ def toy_training(student, inputs, ctx):
                              learning_rate=1e-1, reg=1e-6, num_iters=200, verbose=False)
     if not isinstance(stats, dict) or "loss_history" not in stats:
         raise ProbeError("nn_train must return a dict with 'loss_history'")
-    return {"loss_history": [float(v) for v in stats["loss_history"]]}
+    return {"loss_history": [float(v) for v in stats["loss_history"]], "final_params": params}
 
 
 def predict(student, inputs, ctx):
+    """The labels only: taking the scores from loss_func(params, X) or from
+    nn_forward_pass(params, X) are both right (the course's students do either)."""
     params, X, _ = _problem(inputs, ctx)
-    labels = student.nn_predict(params, student.nn_forward_backward, X)
-    fixed = ctx.tensor(inputs["fixed_scores"], _dtype(ctx))
-    spy_labels = student.nn_predict(params, lambda p, X_, y=None, reg=0.0: fixed, X)
-    return {"labels": labels, "spy_labels": spy_labels}
+    return {"labels": student.nn_predict(params, student.nn_forward_backward, X)}
 
 
 def make_predict(helpers, seed=11, N=12, D=4, H=10, C=5):
-    out = make_random(helpers, seed, N=N, D=D, H=H, C=C, weight_std=1.0)
-    out["fixed_scores"] = np.random.default_rng(seed + 1).standard_normal((N, C))
-    return out
-
-
-def _describe_params(params):
-    out = {}
-    for k, v in params.items():
-        t = v.detach().double().cpu() if isinstance(v, torch.Tensor) else None
-        out[k] = {"shape": list(v.shape) if t is not None else None,
-                  "dtype": str(v.dtype).replace("torch.", "") if t is not None else type(v).__name__,
-                  "device": v.device.type if t is not None else None,
-                  "std": float(t.std()) if t is not None and t.numel() > 1 else 0.0,
-                  "max_abs": float(t.abs().max()) if t is not None and t.numel() else 0.0}
-    return out
+    return make_random(helpers, seed, N=N, D=D, H=H, C=C, weight_std=1.0)
 
 
 def net_init(student, inputs, ctx):
+    """Built the way the course notebook builds it: dtype and device always given (the
+    course template's own default device is 'cuda'). The parameters come back as they
+    are; their shapes, dtype and scale are measured in the grader."""
     D, H, C = (int(s) for s in inputs["sizes"])
-    default_device = inspect.signature(student.TwoLayerNet.__init__).parameters.get("device")
     torch.manual_seed(0)
-    net = student.TwoLayerNet(D, H, C)
+    net = student.TwoLayerNet(D, H, C, dtype=torch.float32, device=ctx.device)
     torch.manual_seed(0)
     net64 = student.TwoLayerNet(D, H, C, dtype=torch.float64, device=ctx.device, std=0.1)
-    return {"default": _describe_params(net.params), "float64": _describe_params(net64.params),
-            "device_default": repr(default_device.default) if default_device is not None else None}
+    return {"default": net.params, "float64": net64.params}
 
 
 def _outcome(call):
@@ -319,32 +399,41 @@ def net_methods(student, inputs, ctx):
 
 
 def save_load(student, inputs, ctx):
+    """Save a net holding the check's parameters (values the grader knows), load the
+    file into a fresh net with other values and another dtype, return what it holds."""
     D, H, C = (int(s) for s in inputs["sizes"])
-    torch.manual_seed(1)
     net = student.TwoLayerNet(D, H, C, dtype=torch.float64, device=ctx.device, std=0.1)
+    net.params = ctx.tensors(inputs["params"], torch.float64)
     path = ctx.workdir / "saved_net.pt"
     net.save(str(path))
     torch.manual_seed(2)
-    other = student.TwoLayerNet(D, H, C, dtype=torch.float32, device="cpu", std=1.0)
+    other = student.TwoLayerNet(D, H, C, dtype=torch.float32, device=ctx.device, std=1.0)
+    before = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in other.params.items()} \
+        if isinstance(getattr(other, "params", None), dict) else None
     other.load(str(path))
-    return {"saved": net.params, "loaded": other.params}
+    return {"before": before, "loaded": getattr(other, "params", None)}
 
 
 def digits_training(student, inputs, ctx):
-    """Train a TwoLayerNet on real digits (scikit-learn's, or MNIST when a folder is given)."""
+    """Train a TwoLayerNet on real digits (scikit-learn's, or MNIST when a folder is given)
+    and return its predictions on the held-out rows.
+
+    train() gets a validation split cut from the training rows; the held-out rows go
+    only to predict(), and their labels stay in the grader (the judge reads them), so
+    no label of a row that is scored ever passes through the student's code."""
     o = ctx.options
     mnist = o.get("mnist_dir")
-    X_train, y_train, X_val, y_val = ctx.helpers.load_digits(dtype=torch.float32, device=ctx.device,
-                                                             mnist_dir=mnist)
+    X_train, y_train, X_held_out, _ = ctx.helpers.load_digits(dtype=torch.float32, device=ctx.device,
+                                                               mnist_dir=mnist)
+    n_val = max(1, X_train.shape[0] // 10)
+    X_fit, y_fit, X_val, y_val = X_train[n_val:], y_train[n_val:], X_train[:n_val], y_train[:n_val]
     hp = o["mnist" if mnist else "digits"]
     torch.manual_seed(0)
     net = student.TwoLayerNet(X_train.shape[1], int(hp["hidden_size"]), 10, dtype=torch.float32,
                               device=ctx.device, std=float(hp["std"]))
-    stats = net.train(X_train, y_train, X_val, y_val, learning_rate=float(hp["learning_rate"]),
+    stats = net.train(X_fit, y_fit, X_val, y_val, learning_rate=float(hp["learning_rate"]),
                       learning_rate_decay=float(hp["learning_rate_decay"]), reg=float(hp["reg"]),
                       num_iters=int(hp["num_iters"]), batch_size=int(hp["batch_size"]), verbose=False)
-    pred = net.predict(X_val)
-    val_acc = float((pred.reshape(-1).long() == y_val).double().mean())
     history = stats.get("loss_history", []) if isinstance(stats, dict) else []
-    return {"val_acc": val_acc, "data": "mnist" if mnist else "digits",
+    return {"predictions": net.predict(X_held_out), "data": "mnist" if mnist else "digits",
             "loss_history": [float(v) for v in history][:: max(1, len(history) // 200)]}

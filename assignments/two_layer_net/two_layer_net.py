@@ -68,8 +68,8 @@ def sample_batch(X, y, num_train, batch_size):
     drawn uniformly at random with replacement using torch.randint.
     """
     raise NotImplementedError(
-        "sample_batch: draw batch_size indices with torch.randint(num_train, ...) "
-        "on X's device and return X[idx], y[idx]"
+        "sample_batch: draw batch_size row indices uniformly, with replacement, from "
+        "range(num_train) with torch's generator, and return those rows of X and y"
     )
 
 
@@ -122,7 +122,7 @@ def nn_predict(params, loss_func, X):
     Returns an int64 tensor (N,): the index of the highest score in each row.
     """
     raise NotImplementedError(
-        "nn_predict: return the argmax over classes of loss_func(params, X)"
+        "nn_predict: return the class with the highest score for each row of X"
     )
 
 
@@ -142,7 +142,7 @@ class TwoLayerNet:
     def loss(self, X, y=None, reg=0.0):
         """Returns nn_forward_backward(self.params, X, y, reg)."""
         raise NotImplementedError(
-            "TwoLayerNet.loss: return nn_forward_backward(self.params, X, y, reg)"
+            "TwoLayerNet.loss: delegate to nn_forward_backward with this net's parameters"
         )
 
     def train(self, X, y, X_val, y_val,
@@ -150,14 +150,14 @@ class TwoLayerNet:
               reg=5e-6, num_iters=100, batch_size=200, verbose=False):
         """Trains self.params; returns the stats dict from nn_train."""
         raise NotImplementedError(
-            "TwoLayerNet.train: return nn_train(self.params, nn_forward_backward, "
-            "nn_predict, X, y, X_val, y_val, ...) passing every argument through"
+            "TwoLayerNet.train: delegate to nn_train with this net's parameters and "
+            "functions, passing every argument through"
         )
 
     def predict(self, X):
         """Returns nn_predict(self.params, nn_forward_backward, X)."""
         raise NotImplementedError(
-            "TwoLayerNet.predict: return nn_predict(self.params, nn_forward_backward, X)"
+            "TwoLayerNet.predict: delegate to nn_predict with this net's parameters"
         )
 
     def save(self, path):
@@ -170,5 +170,5 @@ class TwoLayerNet:
         """Read self.params back from a file written by save, with the saved
         values, dtype and device."""
         raise NotImplementedError(
-            "TwoLayerNet.load: set self.params from torch.load(path)"
+            "TwoLayerNet.load: restore the parameters that save wrote to path"
         )
