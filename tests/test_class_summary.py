@@ -48,6 +48,7 @@ CLASS = [
     student("erin", train="failed"),
     student("frank", problem="importing two_layer_net.py failed: SyntaxError at line 3"),
     student("o'brien & co"),
+    student("a[b]c](d) [e"),
 ]
 
 
@@ -71,6 +72,7 @@ def test_every_student_has_score_status_and_a_link_to_their_report(summary):
     by = {r[0]: r for r in rows[1:]}
     assert set(by) == {r.student for r in CLASS}
     assert by["alice"][1:4] == ["40 / 40", "100%", "4"] and by["alice"][4] == "graded"
+    assert by["a[b]c](d) [e"][1] == "40 / 40"  # brackets in an id keep it one link
     assert by["bob"][1:3] == ["20 / 40", "50%"]
     assert by["frank"][4].startswith("error: importing two_layer_net.py failed")
     assert dict(summary.links) == {r.student: Gradebook.report_link(r.student) for r in CLASS}
@@ -79,8 +81,8 @@ def test_every_student_has_score_status_and_a_link_to_their_report(summary):
 
 def test_per_check_pass_rate_and_the_most_common_causes(summary):
     rows = {r[0]: r for r in table(summary, "check")[1:]}
-    assert rows["loss"][1:4] == ["86%", "6/7", "1"]  # frank could not be run: an error, not skipped
-    assert rows["grads"][1:3] == ["43%", "3/7"]
+    assert rows["loss"][1:4] == ["88%", "7/8", "1"]  # frank could not be run: an error, not skipped
+    assert rows["grads"][1:3] == ["50%", "4/8"]
     # Three students, three different numbers, one misconception.
     assert rows["grads"][4] == ("3 students: grads['b1'] is …x the reference everywhere and N = …: "
                                 "the loss was summed over the batch, not averaged")
@@ -90,7 +92,7 @@ def test_per_check_pass_rate_and_the_most_common_causes(summary):
 
 def test_a_check_skipped_for_everyone_shows_as_skipped(summary, book):
     row = {r[0]: r for r in table(summary, "check")[1:]}["cuda_device"]
-    assert row[1:4] == ["skipped", "–", "–"] and row[4] == f"skipped for all 7: {GPU}"
+    assert row[1:4] == ["skipped", "–", "–"] and row[4] == f"skipped for all 8: {GPU}"
     assert "0/0" not in book.summary_markdown() and "0/0" not in book.summary_html()
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader
 
 from grader.report.model import Report
-from grader.report.text import md_block, md_inline
+from grader.report.text import md_block, md_inline, md_link
 
 __all__ = ["Report", "write_report", "render_markdown", "render_html", "gradescope_results", "Figure"]
 
@@ -44,7 +44,7 @@ def _env(autoescape: bool) -> Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
     env.filters.update(md=md_inline, cell=lambda t: md_inline(t, cell=True), block=md_block,
-                       code=lambda name: md_inline(f"`{name}`"))
+                       code=lambda name: md_inline(f"`{name}`"), link=md_link)
     return env
 
 

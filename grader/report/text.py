@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 __all__ = ["MESSAGE_CHARS", "OUTPUT_CHARS", "printable", "clip", "clip_output", "one_line",
-           "md_block", "md_inline", "csv_cell"]
+           "md_block", "md_inline", "md_link", "csv_cell"]
 
 MESSAGE_CHARS = 2000     # a check's message or hint, a problem, a note
 OUTPUT_CHARS = 20_000    # what the student's code printed, over all its processes
@@ -36,6 +36,7 @@ _BACKTICKS = re.compile(r"`+")
 _MD_SPECIAL = re.compile(r"\\|~|&(?=#?\w+;)|<(?=[A-Za-z/!?])|\](?=[(\[])|(?<!\s)\*|\*(?!\s)"
                          r"|(?<![^\W_])_|_(?![^\W_])")
 _MD_CELL = re.compile(_MD_SPECIAL.pattern + r"|\|")
+_MD_LINK = re.compile(_MD_CELL.pattern + r"|\[|\]")
 # GitHub turns "http://...", "www...." into links and takes backslashes into them, so
 # an escape right after a URL would be undone ("http://x\<table>" is raw HTML there).
 # Writing the ':' or '.' as a character reference keeps such text from being a link.
@@ -80,14 +81,14 @@ def md_block(text: str) -> str:
     return f"{fence}\n{text}\n{fence}"
 
 
-def md_inline(text: str, cell: bool = False) -> str:
+def md_inline(text: str, cell: bool = False, _special: re.Pattern | None = None) -> str:
     """``text`` as one line of Markdown that renders as the same text: `code spans`
     (single backticks, as the grader writes them) are kept, everything else that
     Markdown would read as markup is backslash-escaped. ``cell``: for a table cell,
     where a pipe ends the cell even inside a code span."""
     line = one_line(text)
     parts, ticks = _BACKTICKS.split(line), _BACKTICKS.findall(line)
-    special = _MD_CELL if cell else _MD_SPECIAL
+    special = _special or (_MD_CELL if cell else _MD_SPECIAL)
 
     def escape(plain: str) -> str:
         return _AUTOLINK.sub(lambda m: f"&#{ord(m.group())};", special.sub(r"\\\g<0>", plain))
@@ -103,6 +104,13 @@ def md_inline(text: str, cell: bool = False) -> str:
             out.append("\\`" * len(ticks[i]) + escape(code))
             i += 1
     return "".join(out)
+
+
+def md_link(text: str, href: str) -> str:
+    """A link (for a table cell) whose text is ``text`` exactly: every bracket in it
+    escaped, as an unbalanced one would end or nest the link text. ``href`` must be
+    URL-encoded already."""
+    return f"[{md_inline(text, _special=_MD_LINK)}]({href})"
 
 
 def csv_cell(text: str) -> str:
