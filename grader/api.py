@@ -517,10 +517,14 @@ def write_ci_outputs(report: Report, submission: str | Path, junit: Path | None 
     from grader.report.junit import junit_xml
 
     path = Path(submission)
+    a = _assignment(report.assignment, root, path)
     if path.is_dir():
-        module = path / f"{_assignment(report.assignment, root, path).module}.py"
-        path = module if module.is_file() else path
+        path = path / f"{a.module}.py" if (path / f"{a.module}.py").is_file() else path
     module_file = os.path.relpath(path) if path.exists() else report.submission
+    lines = {}
+    if path.is_file() and path.suffix == ".py":
+        defs = _definition_lines(path)
+        lines = {c.name: defs[c.uses[0]] for c in a.checks if c.uses and c.uses[0] in defs}
 
     if junit is not None:
         Path(junit).parent.mkdir(parents=True, exist_ok=True)
@@ -528,4 +532,16 @@ def write_ci_outputs(report: Report, submission: str | Path, junit: Path | None 
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as fh:
             fh.write(job_summary(report) + "\n")
-    return annotations(report, module_file)
+    return annotations(report, module_file, lines)
+
+
+def _definition_lines(path: Path) -> dict[str, int]:
+    """Top-level function and class names -> their ``def`` line (the file is only parsed)."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return {}
+    return {n.name: n.lineno for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
