@@ -169,7 +169,7 @@ def grade(path: str | Path, assignment: str, out: Path | None = None, *, device:
         raise UsageError(str(exc)) from None
     own = sandbox is None
     if own:
-        with _sigint_ignored_by_children():
+        with _fork_server_ignores_signals():
             sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[Path(out).resolve()] if out else [],
                                    expose=_data_dirs(mnist_dir)).start()
     try:
@@ -224,18 +224,22 @@ def _machinery_failure(report: Report) -> str | None:
 
 
 @contextmanager
-def _sigint_ignored_by_children():
-    """Start the fork server with SIGINT ignored (an ignored signal stays ignored
-    across exec): Ctrl-C in the terminal reaches the whole process group, and a fork
-    server killed by it would break every student graded after."""
+def _fork_server_ignores_signals():
+    """Start the fork server with SIGINT and SIGTERM ignored (an ignored signal stays
+    ignored across exec): Ctrl-C in the terminal, or a SIGTERM to the process group,
+    reaches the fork server too, and one killed by it would break the students being
+    graded, before the grader itself has marked the batch as stopping. The grader
+    kills it with SIGKILL when done. (Student children reset both and run in their
+    own session.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager
@@ -323,7 +327,7 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
     result = BatchResult(reports=[], out=out, collisions=lms_collisions(entries), namesakes=lms_namesakes(entries))
     stop = threading.Event()
     # Children see neither the class folder (other students) nor the outputs.
-    with _sigint_ignored_by_children():
+    with _fork_server_ignores_signals():
         sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[out.resolve(), src.resolve()],
                                expose=_data_dirs(mnist_dir)).start()
     try:

@@ -184,8 +184,8 @@ submission_222:
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_interrupted_batch_stores_only_finished_students(tmp_path, how):
-    """Ctrl-C reaches the whole process group (fork server included), SIGTERM the grader:
-    either way one line, exit 130, and the next run (no --force) grades exactly the rest."""
+    """Ctrl-C (or a SIGTERM to the group, as a service manager sends it) reaches the fork
+    server too: one line, exit 130, and the next run (no --force) grades exactly the rest."""
     students = {f"s{i:02d}": (solution_source(A) if i % 2 else stub_source(A)) for i in range(6)}
     klass = _class(tmp_path / "class", students)
     out = tmp_path / "out"
@@ -194,10 +194,7 @@ def test_interrupted_batch_stores_only_finished_students(tmp_path, how):
                             stderr=subprocess.PIPE, text=True)
     db = out / "grades.sqlite"
     _wait_until_stored(db, 2)
-    if how == "ctrl-c":
-        os.killpg(proc.pid, signal.SIGINT)
-    else:
-        os.kill(proc.pid, signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGINT if how == "ctrl-c" else signal.SIGTERM)  # the whole group, fork server too
     _, err = proc.communicate(timeout=120)
     stored = dict(sqlite3.connect(db).execute("SELECT student, score FROM submissions").fetchall())
     assert proc.returncode == 130, err
