@@ -428,12 +428,16 @@ def _write_exports(a: Assignment, reports: list[Report], out: Path, canvas_colum
 
 
 def history(out: Path, student: str) -> list:
-    """Every stored grading of one student in a batch folder (``out/grades.sqlite``), oldest first."""
+    """Every stored grading of one student (row id, or LMS id) in a batch folder
+    (``out/grades.sqlite``), oldest first."""
     db = Path(out) / "grades.sqlite"
     if not db.is_file():
         raise UsageError(f"{db}: no grade store here (run `backprop-grader batch ... --out {out}` first)")
     with GradeStore(db) as store:
         runs = store.history(student)
+        if not runs:  # an LMS id (Canvas user id, Moodle participant id, SID) names the student too
+            rows = [r.student for r in store.reports() if (r.extra.get("lms") or {}).get("lms_id") == student]
+            runs = [run for row in rows for run in store.history(row)]
         if not runs:
             known = store.students()
             raise UsageError(f"no stored grade for {student!r} in {db} (students: {', '.join(known[:10])}"

@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("history", help="every stored grading of one student",
                        description="List a student's gradings stored in OUT/grades.sqlite by `batch`, oldest first.")
-    h.add_argument("student", help="the student id (the folder name under OUT)")
+    h.add_argument("student", help="the student id (the folder name under OUT) or their LMS id")
     h.add_argument("--out", "-o", required=True, type=Path, help="the batch's output folder")
 
     sub.add_parser("list", help="the assignments, with points and check counts")

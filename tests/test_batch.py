@@ -144,6 +144,7 @@ def test_lms_exports_key_students_by_their_lms_id(tmp_path):
     assert all(any("never merged" in n for n in _by_student(result)[s].notes) for s in ("alice", "alice__2"))
     assert any("smithjohn" in n and "different students" in n for n in result.namesakes)
     assert any("John Smith" in n for n in result.namesakes)
+    assert [r.student for r in api.history(tmp_path / "out", "202")] == ["smithjohn_202"]  # by Canvas user id
     rows = {r["student"]: r for r in csv.DictReader((tmp_path / "out" / "gradebook.csv").open())}
     assert (rows["smithjohn_201"]["name"], rows["smithjohn_201"]["lms_id"], rows["smithjohn_201"]["late"]) == \
         ("smithjohn", "201", "on time")
