@@ -213,6 +213,12 @@ class _Stopped(Exception):
     """Raised in a worker between two checks once the batch is told to stop."""
 
 
+class _StopFlag(threading.Event):
+    """Set by Ctrl-C or SIGTERM; ``reason`` says which, for the one line the CLI prints."""
+
+    reason = "interrupted"
+
+
 # What ModuleSession says when it could not start a child: the grading machinery
 # failed (a fork server killed by Ctrl-C, out of uids), not the student's code.
 _SANDBOX_FAILED = "the sandbox could not start"
@@ -243,7 +249,7 @@ def _fork_server_ignores_signals():
 
 
 @contextmanager
-def _stop_on_signals(stop: threading.Event):
+def _stop_on_signals(stop: _StopFlag):
     """Ctrl-C and SIGTERM set ``stop`` (workers end at their next check) and raise
     KeyboardInterrupt in the main thread. Only the main thread can set handlers."""
     if threading.current_thread() is not threading.main_thread():
@@ -253,7 +259,7 @@ def _stop_on_signals(stop: threading.Event):
 
     def handler(signum, frame):
         if not stop.is_set():
-            stop.reason = names.get(signum, "interrupted")  # type: ignore[attr-defined]
+            stop.reason = names.get(signum, stop.reason)
         stop.set()
         raise KeyboardInterrupt
 
@@ -325,7 +331,7 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
     overrides = _options(a, mnist_dir)
     workers = max(1, workers or os.cpu_count() or 1)
     result = BatchResult(reports=[], out=out, collisions=lms_collisions(entries), namesakes=lms_namesakes(entries))
-    stop = threading.Event()
+    stop = _StopFlag()
     # Children see neither the class folder (other students) nor the outputs.
     with _fork_server_ignores_signals():
         sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[out.resolve(), src.resolve()],
@@ -400,8 +406,7 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
                 stop.set()
                 students = {e.student for e in entries}
                 stored = sum(s in students for s in store.students())
-                raise BatchInterrupted(len(result.graded), stored, len(entries),
-                                       getattr(stop, "reason", "interrupted")) from None
+                raise BatchInterrupted(len(result.graded), stored, len(entries), stop.reason) from None
             students = {e.student for e in entries}
             result.reports = [r for r in store.reports() if r.student in students]
         book = Gradebook.of(a.name, result.reports, [c.name for c in a.checks])
