@@ -93,7 +93,8 @@ def _require_reference(assignment: Assignment) -> None:
         raise UsageError(f"reference data for {assignment.name} is stale: {shown} since it was generated. "
                          f"Grading against it would judge students by the old checks: {fix} first")
     if reference_store.manifest(assignment) is not None and not reference_store.verified(assignment):
-        log.warning("reference data for %s records no fingerprint of what made it, so it cannot be checked for "
+        # Not a warning on every command: `list` shows it as "unverified".
+        log.info("reference data for %s records no fingerprint of what made it, so it cannot be checked for "
                     "staleness: %s once to record one (only manifest.json changes)", assignment.name, fix)
 
 
