@@ -93,7 +93,8 @@ def _require_reference(assignment: Assignment) -> None:
         raise UsageError(f"reference data for {assignment.name} is stale: {shown} since it was generated. "
                          f"Grading against it would judge students by the old checks: {fix} first")
     if reference_store.manifest(assignment) is not None and not reference_store.verified(assignment):
-        log.warning("reference data for %s records no fingerprint of what made it, so it cannot be checked for "
+        # Not a warning on every command: `list` shows it as "unverified".
+        log.info("reference data for %s records no fingerprint of what made it, so it cannot be checked for "
                     "staleness: %s once to record one (only manifest.json changes)", assignment.name, fix)
 
 
@@ -169,7 +170,7 @@ def grade(path: str | Path, assignment: str, out: Path | None = None, *, device:
         raise UsageError(str(exc)) from None
     own = sandbox is None
     if own:
-        with _sigint_ignored_by_children():
+        with _fork_server_ignores_signals():
             sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[Path(out).resolve()] if out else [],
                                    expose=_data_dirs(mnist_dir)).start()
     try:
@@ -213,6 +214,12 @@ class _Stopped(Exception):
     """Raised in a worker between two checks once the batch is told to stop."""
 
 
+class _StopFlag(threading.Event):
+    """Set by Ctrl-C or SIGTERM; ``reason`` says which, for the one line the CLI prints."""
+
+    reason = "interrupted"
+
+
 # What ModuleSession says when it could not start a child: the grading machinery
 # failed (a fork server killed by Ctrl-C, out of uids), not the student's code.
 _SANDBOX_FAILED = "the sandbox could not start"
@@ -224,22 +231,26 @@ def _machinery_failure(report: Report) -> str | None:
 
 
 @contextmanager
-def _sigint_ignored_by_children():
-    """Start the fork server with SIGINT ignored (an ignored signal stays ignored
-    across exec): Ctrl-C in the terminal reaches the whole process group, and a fork
-    server killed by it would break every student graded after."""
+def _fork_server_ignores_signals():
+    """Start the fork server with SIGINT and SIGTERM ignored (an ignored signal stays
+    ignored across exec): Ctrl-C in the terminal, or a SIGTERM to the process group,
+    reaches the fork server too, and one killed by it would break the students being
+    graded, before the grader itself has marked the batch as stopping. The grader
+    kills it with SIGKILL when done. (Student children reset both and run in their
+    own session.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager
-def _stop_on_signals(stop: threading.Event):
+def _stop_on_signals(stop: _StopFlag):
     """Ctrl-C and SIGTERM set ``stop`` (workers end at their next check) and raise
     KeyboardInterrupt in the main thread. Only the main thread can set handlers."""
     if threading.current_thread() is not threading.main_thread():
@@ -249,7 +260,7 @@ def _stop_on_signals(stop: threading.Event):
 
     def handler(signum, frame):
         if not stop.is_set():
-            stop.reason = names.get(signum, "interrupted")  # type: ignore[attr-defined]
+            stop.reason = names.get(signum, stop.reason)
         stop.set()
         raise KeyboardInterrupt
 
@@ -321,9 +332,9 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
     overrides = _options(a, mnist_dir)
     workers = max(1, workers or os.cpu_count() or 1)
     result = BatchResult(reports=[], out=out, collisions=lms_collisions(entries), namesakes=lms_namesakes(entries))
-    stop = threading.Event()
+    stop = _StopFlag()
     # Children see neither the class folder (other students) nor the outputs.
-    with _sigint_ignored_by_children():
+    with _fork_server_ignores_signals():
         sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[out.resolve(), src.resolve()],
                                expose=_data_dirs(mnist_dir)).start()
     try:
@@ -396,8 +407,7 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
                 stop.set()
                 students = {e.student for e in entries}
                 stored = sum(s in students for s in store.students())
-                raise BatchInterrupted(len(result.graded), stored, len(entries),
-                                       getattr(stop, "reason", "interrupted")) from None
+                raise BatchInterrupted(len(result.graded), stored, len(entries), stop.reason) from None
             students = {e.student for e in entries}
             result.reports = [r for r in store.reports() if r.student in students]
         book = Gradebook.of(a.name, result.reports, [c.name for c in a.checks])
@@ -424,12 +434,16 @@ def _write_exports(a: Assignment, reports: list[Report], out: Path, canvas_colum
 
 
 def history(out: Path, student: str) -> list:
-    """Every stored grading of one student in a batch folder (``out/grades.sqlite``), oldest first."""
+    """Every stored grading of one student (row id, or LMS id) in a batch folder
+    (``out/grades.sqlite``), oldest first."""
     db = Path(out) / "grades.sqlite"
     if not db.is_file():
         raise UsageError(f"{db}: no grade store here (run `backprop-grader batch ... --out {out}` first)")
     with GradeStore(db) as store:
         runs = store.history(student)
+        if not runs:  # an LMS id (Canvas user id, Moodle participant id, SID) names the student too
+            rows = [r.student for r in store.reports() if (r.extra.get("lms") or {}).get("lms_id") == student]
+            runs = [run for row in rows for run in store.history(row)]
         if not runs:
             known = store.students()
             raise UsageError(f"no stored grade for {student!r} in {db} (students: {', '.join(known[:10])}"
@@ -517,10 +531,14 @@ def write_ci_outputs(report: Report, submission: str | Path, junit: Path | None 
     from grader.report.junit import junit_xml
 
     path = Path(submission)
+    a = _assignment(report.assignment, root, path)
     if path.is_dir():
-        module = path / f"{_assignment(report.assignment, root, path).module}.py"
-        path = module if module.is_file() else path
+        path = path / f"{a.module}.py" if (path / f"{a.module}.py").is_file() else path
     module_file = os.path.relpath(path) if path.exists() else report.submission
+    lines = {}
+    if path.is_file() and path.suffix == ".py":
+        defs = _definition_lines(path)
+        lines = {c.name: defs[c.uses[0]] for c in a.checks if c.uses and c.uses[0] in defs}
 
     if junit is not None:
         Path(junit).parent.mkdir(parents=True, exist_ok=True)
@@ -528,4 +546,16 @@ def write_ci_outputs(report: Report, submission: str | Path, junit: Path | None 
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as fh:
             fh.write(job_summary(report) + "\n")
-    return annotations(report, module_file)
+    return annotations(report, module_file, lines)
+
+
+def _definition_lines(path: Path) -> dict[str, int]:
+    """Top-level function and class names -> their ``def`` line (the file is only parsed)."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return {}
+    return {n.name: n.lineno for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}

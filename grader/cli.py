@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reference", help="regenerate reference_data/NAME from solutions/NAME",
                        description="Run the reference solution through every check (CPU, float64, fixed seeds) "
-                       "and write reference_data/NAME/. Deterministic: twice gives identical bytes.")
+                       "and write reference_data/NAME/, recording what made it (checks, probes, solution). A file "
+                       "whose values all agree with the new ones to 1e-12 keeps its bytes, so regenerating on "
+                       "another machine changes nothing.")
     r.add_argument("name")
 
     rel = sub.add_parser("release", help="write the student bundle", description="Write what students get: the "
@@ -116,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("history", help="every stored grading of one student",
                        description="List a student's gradings stored in OUT/grades.sqlite by `batch`, oldest first.")
-    h.add_argument("student", help="the student id (the folder name under OUT)")
+    h.add_argument("student", help="the student id (the folder name under OUT) or their LMS id")
     h.add_argument("--out", "-o", required=True, type=Path, help="the batch's output folder")
 
     sub.add_parser("list", help="the assignments, with points and check counts")

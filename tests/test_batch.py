@@ -144,6 +144,7 @@ def test_lms_exports_key_students_by_their_lms_id(tmp_path):
     assert all(any("never merged" in n for n in _by_student(result)[s].notes) for s in ("alice", "alice__2"))
     assert any("smithjohn" in n and "different students" in n for n in result.namesakes)
     assert any("John Smith" in n for n in result.namesakes)
+    assert [r.student for r in api.history(tmp_path / "out", "202")] == ["smithjohn_202"]  # by Canvas user id
     rows = {r["student"]: r for r in csv.DictReader((tmp_path / "out" / "gradebook.csv").open())}
     assert (rows["smithjohn_201"]["name"], rows["smithjohn_201"]["lms_id"], rows["smithjohn_201"]["late"]) == \
         ("smithjohn", "201", "on time")
@@ -184,8 +185,8 @@ submission_222:
 
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_interrupted_batch_stores_only_finished_students(tmp_path, how):
-    """Ctrl-C reaches the whole process group (fork server included), SIGTERM the grader:
-    either way one line, exit 130, and the next run (no --force) grades exactly the rest."""
+    """Ctrl-C (or a SIGTERM to the group, as a service manager sends it) reaches the fork
+    server too: one line, exit 130, and the next run (no --force) grades exactly the rest."""
     students = {f"s{i:02d}": (solution_source(A) if i % 2 else stub_source(A)) for i in range(6)}
     klass = _class(tmp_path / "class", students)
     out = tmp_path / "out"
@@ -194,10 +195,7 @@ def test_interrupted_batch_stores_only_finished_students(tmp_path, how):
                             stderr=subprocess.PIPE, text=True)
     db = out / "grades.sqlite"
     _wait_until_stored(db, 2)
-    if how == "ctrl-c":
-        os.killpg(proc.pid, signal.SIGINT)
-    else:
-        os.kill(proc.pid, signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGINT if how == "ctrl-c" else signal.SIGTERM)  # the whole group, fork server too
     _, err = proc.communicate(timeout=120)
     stored = dict(sqlite3.connect(db).execute("SELECT student, score FROM submissions").fetchall())
     assert proc.returncode == 130, err

@@ -9,7 +9,6 @@ it would take minutes. The workflow's install step is therefore not run; its tex
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

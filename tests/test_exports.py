@@ -102,3 +102,11 @@ def test_unrunnable_submission_is_one_annotation():
     report = _report("x", ["error"] * 3, problem="toy_mlp.py has a syntax error at line 3")
     assert annotations(report, "toy_mlp.py") == [
         "::error file=toy_mlp.py,title=not graded::toy_mlp.py has a syntax error at line 3"]
+
+
+def test_a_wrong_result_is_annotated_at_the_function_it_tests():
+    report = Report.build(student="x", assignment=A.name, device="cpu",
+                          checks=[CheckResult("grads", "public", "failed", 0.0, 2.0, "differs"),
+                                  CheckResult("raises", "public", "error", 0.0, 2.0, "boom", line=30)])
+    first, second = annotations(report, "toy_mlp.py", {"grads": 7, "raises": 9})
+    assert first.startswith("::error file=toy_mlp.py,line=7,") and second.startswith("::error file=toy_mlp.py,line=30,")

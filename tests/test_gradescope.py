@@ -96,7 +96,9 @@ def _run_autograder(autograder_zip: Path, root: Path, source: str, drop_cap_sys_
     return json.loads((root / "results" / "results.json").read_text())
 
 
-CASES = [("correct", False), ("buggy", False), ("hostile", False), ("buggy", True), ("hostile", True)]
+# Gradescope's containers have no CAP_SYS_ADMIN (no mount namespace): every kind there; as
+# plain root (the mount namespace hides the folders too) the attack again.
+CASES = [("correct", True), ("buggy", True), ("hostile", True), ("hostile", False)]
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("capsh") is None, reason="needs root and capsh")
