@@ -72,7 +72,7 @@ MUTANTS = {
     "batch_without_replacement": ("idx = torch.randint(num_train, (batch_size,), device=X.device)",
                                   "idx = torch.randperm(num_train, device=X.device)[:batch_size]"),
     "batch_from_numpy_rng": ("idx = torch.randint(num_train, (batch_size,), device=X.device)",
-                             "idx = torch.as_tensor(__import__('numpy').random.randint(num_train, size=batch_size))"),
+                             "import numpy; idx = torch.as_tensor(numpy.random.randint(num_train, size=batch_size))"),
     "predict_returns_scores": ("return loss_func(params, X).argmax(dim=1)", "return loss_func(params, X)"),
     "load_does_not_restore": ("self.params = {name: state[name] for name in ('W1', 'b1', 'W2', 'b2')}",
                               "state = {name: state[name] for name in ('W1', 'b1', 'W2', 'b2')}"),

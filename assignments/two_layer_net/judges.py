@@ -96,8 +96,11 @@ def _float32_in_play(cmp: Comparison, ctx: dict) -> str | None:
     """precision_lost, only when the values are float32 numbers: an epsilon added to a
     float64 softmax is off by as little, and is not a float32 problem."""
     g = cmp.got
-    if g is None or not np.all(np.isfinite(g)) or not np.array_equal(g.astype(np.float32).astype(np.float64), g):
+    if g is None or not np.all(np.isfinite(g)):
         return None
+    with np.errstate(over="ignore"):  # values beyond float32's range are no float32 numbers
+        if not np.array_equal(g.astype(np.float32).astype(np.float64), g):
+            return None
     return precision_lost(cmp, ctx)
 
 
@@ -458,7 +461,17 @@ def dtype_preserved(got, expected, ctx: JudgeContext) -> Verdict:
     return _with_heatmaps(with_partial_credit(v, parts_of(cmps, _part), o), cmps, ctx)
 
 
+def _not_a_record(got) -> Verdict | None:
+    """The probe's record is a dict; anything else did not come from it."""
+    if isinstance(got, dict):
+        return None
+    msg = f"this check could not read its record of the call: got {describe(got)}"
+    return Verdict(False, msg, None, msg)
+
+
 def sample_batch(got, expected, ctx: JudgeContext) -> Verdict:
+    if _not_a_record(got):
+        return _not_a_record(got)
     inputs = ctx.inputs
     n, b = int(inputs["num_train"]), int(inputs["batch_size"])
     first, again = got.get("first"), got.get("again")
@@ -526,7 +539,8 @@ def _expected_learning_rates(inputs) -> list[float]:
 def _steps(got, inputs) -> dict[str, list[np.ndarray]]:
     """Per key, per iteration: (p_t - p_{t+1}) / grad_scale, from the params the loss spy
     saw at each call and the params left in the caller's dict at the end."""
-    snapshots = [c["params"] for c in got.get("calls", [])]
+    calls = got.get("calls") if isinstance(got.get("calls"), list) else []
+    snapshots = [c["params"] if isinstance(c, dict) and isinstance(c.get("params"), dict) else {} for c in calls]
     final = got.get("final_params", {})
     snapshots.append({k: as_array(v).values for k, v in final.items() if as_array(v) is not None}
                      if isinstance(final, dict) else {})
@@ -543,13 +557,17 @@ def _steps(got, inputs) -> dict[str, list[np.ndarray]]:
 def train_updates(got, expected, ctx: JudgeContext) -> Verdict:
     """Once per iteration: loss_func(params, X_batch, y=y_batch, reg=reg), then
     params[k] -= lr * grads[k] for every key, left in the caller's dict."""
+    if _not_a_record(got):
+        return _not_a_record(got)
     inputs = ctx.inputs
-    calls = got.get("calls", [])
+    calls = got.get("calls") if isinstance(got.get("calls"), list) else []
+    calls = [c if isinstance(c, dict) and isinstance(as_number(c.get("reg")), float) else {"reg": float("nan")}
+             for c in calls]
     iters = int(inputs["num_iters"])
     if len(calls) != iters:
         msg = f"loss_func was called {len(calls)} times for num_iters = {iters}"
         return Verdict(False, msg, "call loss_func exactly once per iteration.", msg)
-    bad_call = [i for i, c in enumerate(calls) if abs(c["reg"] - float(inputs["reg"])) > 1e-12]
+    bad_call = [i for i, c in enumerate(calls) if not abs(float(c["reg"]) - float(inputs["reg"])) <= 1e-12]
     if bad_call:
         msg = f"loss_func got reg = {calls[bad_call[0]]['reg']} at iteration {bad_call[0]}, expected {inputs['reg']}"
         return Verdict(False, msg, "pass reg=reg through to loss_func.", msg)
@@ -583,6 +601,8 @@ def train_updates(got, expected, ctx: JudgeContext) -> Verdict:
 
 
 def train_decay(got, expected, ctx: JudgeContext) -> Verdict:
+    if _not_a_record(got):
+        return _not_a_record(got)
     inputs = ctx.inputs
     want = _expected_learning_rates(inputs)
     steps = _steps(got, inputs).get("W1")
@@ -607,6 +627,8 @@ def train_decay(got, expected, ctx: JudgeContext) -> Verdict:
 
 
 def train_histories(got, expected, ctx: JudgeContext) -> Verdict:
+    if _not_a_record(got):
+        return _not_a_record(got)
     inputs = ctx.inputs
     stats = got.get("stats")
     iters = int(inputs["num_iters"])
@@ -634,12 +656,12 @@ def train_histories(got, expected, ctx: JudgeContext) -> Verdict:
     if any(v is None or abs(v - val_want) > 1e-6 for v in vals):
         msg = f"val_acc_history is {vals}, but pred_func's labels match y_val on {val_want:.4g} of rows"
         return Verdict(False, msg, "val accuracy = (pred_func(params, loss_func, X_val) == y_val).float().mean().item().", msg)
-    preds = got.get("pred_calls", [])
-    if preds and not all(p["got_loss_func"] for p in preds):
+    preds = [c for c in got.get("pred_calls", []) if isinstance(c, dict)] if isinstance(got.get("pred_calls"), list) else []
+    if preds and not all(p.get("got_loss_func") is True for p in preds):
         msg = "pred_func was not given the loss_func nn_train received"
         return Verdict(False, msg, "call pred_func(params, loss_func, X).", msg)
-    if sum(1 for p in preds if p["is_val"]) != epochs:
-        msg = f"pred_func was called on X_val {sum(1 for p in preds if p['is_val'])} times, expected {epochs}"
+    if sum(1 for p in preds if p.get("is_val") is True) != epochs:
+        msg = f"pred_func was called on X_val {sum(1 for p in preds if p.get('is_val') is True)} times, expected {epochs}"
         return Verdict(False, msg, None, msg)
     return Verdict(True, f"loss_history has the {iters} losses; {epochs} train/val accuracies, one per epoch")
 
