@@ -266,6 +266,22 @@ H = {
         "grads['by'] has shape (5, 29): the sum over the batch is missing or on the wrong axis; a bias "
         'gradient adds delta over the N = 29 examples (dim=0 of delta).'
     ),
+    "grads_wh_1_4": (
+        "grads['Wh'] is 1/4 of the reference everywhere, and there are 4 classes: you divided by N x classes "
+        '(a mean over every entry of Y); the loss averages over the batch only, so divide by N.'
+    ),
+    "grads_wh_1_3": (
+        "grads['Wh'] is 1/3 of the numeric gradient everywhere, and there are 3 classes: you divided by N x "
+        'classes (a mean over every entry of Y); the loss averages over the batch only, so divide by N.'
+    ),
+    "grads_wh_1_3_2": (
+        "grads['Wh'] is 1/3 of the reference everywhere, and there are 3 classes: you divided by N x classes "
+        '(a mean over every entry of Y); the loss averages over the batch only, so divide by N.'
+    ),
+    "grads_wh_1_5": (
+        "grads['Wh'] is 1/5 of the reference everywhere, and there are 5 classes: you divided by N x classes "
+        '(a mean over every entry of Y); the loss averages over the batch only, so divide by N.'
+    ),
     "sgd_must_return_params": (
         'sgd must return params, the dict holding the updated tensors: end it with `return params`.'
     ),
@@ -388,6 +404,16 @@ EXPECTED = {
         "train_manual_curves": ("error", 0, H["fix_backward_vs_reference_2"]),
         "train_manual_accuracy": ("error", 0, H["fix_backward_vs_reference_2"]),
         "train_manual_curves_other": ("error", 0, H["fix_backward_vs_reference_2"]),
+    },
+    "mean_over_all_entries_in_backward": {
+        "backward_vs_reference": ("failed", 0, H["grads_wh_1_4"]),
+        "backward_vs_numeric": ("failed", 0, H["grads_wh_1_3"]),
+        "backward_one_example": ("failed", 0, H["grads_wh_1_3_2"]),
+        "backward_larger": ("failed", 0, H["grads_wh_1_5"]),
+        "no_autograd_by_hand": ("failed", 1.67, H["fix_backward_vs_reference"]),
+        "train_manual_curves": ("failed", 0, H["fix_backward_vs_reference_2"]),
+        "train_manual_accuracy": ("failed", 0, H["fix_backward_vs_reference_2"]),
+        "train_manual_curves_other": ("failed", 0, H["fix_backward_vs_reference_2"]),
     },
     "sgd_returns_nothing": {
         "no_autograd_by_hand": ("failed", 1.67, H["fix_sgd_update_first"]),
