@@ -53,6 +53,7 @@ class CheckSpec:
     seed: int = 0
     part: str = ""                 # for grouping in reports
     after: tuple[str, ...] = ()    # earlier checks this one depends on: if they fail, "fix them first"
+    measures: tuple[str, ...] = ()  # what it credits that is observed inside the child ("autograd", "inputs"...)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def _check_spec(where: Path, raw: dict[str, Any]) -> CheckSpec:
             seed=int(raw.get("seed", 0)),
             part=raw.get("part", ""),
             after=tuple(raw.get("after", [])),
+            measures=tuple(raw.get("measures", [])),
         )
     except KeyError as exc:
         raise AssignmentError(f"{where}: a [[check]] lacks {exc.args[0]!r}: {raw}") from None

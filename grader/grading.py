@@ -29,7 +29,9 @@ from typing import Any
 from grader import reference as reference_store
 from grader.assignment import Assignment, CheckSpec
 from grader.checks import CheckResult, JudgeContext, MalformedReply, Verdict
+from grader.checks.values import unlike
 from grader.checks.diagnose import hint_for_error
+from grader.integrity import TAMPERING, autograd_reached, scan_submission
 from grader.notebook import EXECUTE
 from grader.report.model import Report
 from grader.runner import (IMPORT_TIMEOUT_S, GradeOptions, ModuleSession, SandboxLike, describe_error,
@@ -69,11 +71,35 @@ def graded_calls(source: str, names: tuple[str, ...]) -> dict[str, set[str]]:
     return out
 
 
-def _judge(spec: CheckSpec, assignment: Assignment, got: Any, ref: dict, device: str) -> Verdict:
+CANNOT_USE = "your function returned something this check cannot use: "
+
+
+def judge_reply(spec: CheckSpec, assignment: Assignment, got: Any, ref: dict, device: str) -> tuple[Verdict, str | None]:
+    """(verdict, grader error or None) for one probe's output.
+
+    The line between the student's fault and the grader's: a judge that raises
+    ``MalformedReply``, or raises on a reply whose form differs from the reference's
+    (:func:`grader.checks.values.unlike`), gives a failed verdict saying what could
+    not be used; a judge that raises on a reply of the reference's form has a bug:
+    the check errors and the instructor is told."""
     judge = getattr(assignment.judges(), spec.judge)
     ctx = JudgeContext(inputs=ref.get("inputs"), options=dict(spec.options), device=device, check=spec.name,
                        mistakes=ref.get("mistakes"))
-    return judge(got, ref.get("expected"), ctx)
+    try:
+        verdict = judge(got, ref.get("expected"), ctx)
+    except MalformedReply as exc:
+        return Verdict(False, CANNOT_USE + str(exc)), None
+    except Exception as exc:
+        why = unlike(got, ref.get("expected"))
+        if why:
+            log.warning("judge %s raised %s on a reply unlike the reference's (%s)", spec.judge,
+                        type(exc).__name__, why)
+            return Verdict(False, CANNOT_USE + why), None
+        log.exception("judge %s failed", spec.judge)
+        return Verdict(False, ""), f"{spec.name}: {type(exc).__name__}: {exc}"
+    if not isinstance(verdict, Verdict):
+        return Verdict(False, ""), f"{spec.name}: judge {spec.judge} returned {type(verdict).__name__}, not a Verdict"
+    return verdict, None
 
 
 class GradingRun:
@@ -90,7 +116,7 @@ class GradingRun:
         self.hung: dict[str, Hang] = {}
         self.session: ModuleSession | None = None
         self.protections: list[str] = []
-        self.integrity: list[dict] = []
+        self.integrity: list[dict] = scan_submission(submission, assignment)   # static; the child's are added
         self._workdir: Path | None = None
         self._calls: dict[str, set[str]] | None = None   # graded function -> graded names it calls
         self._opened = False
@@ -150,7 +176,7 @@ class GradingRun:
 
     def check(self, spec: CheckSpec) -> CheckResult:
         """Run and judge one check; the result is also kept for :meth:`report`."""
-        result = self._root_cause_first(spec, self._check(spec))
+        result = self._root_cause_first(spec, self._not_forged(spec, self._check(spec)))
         self.results.append(result)
         return result
 
@@ -192,6 +218,12 @@ class GradingRun:
         timeout_s = min(spec.timeout_s, left, o.max_check_timeout_s or left)
         outcome = session.run(spec, ref.get("inputs"), device, run_options, timeout_s=timeout_s)
         printed = outcome.printed
+        if outcome.forged_previous and self.results and self.results[-1].status in ("passed", "failed"):
+            # The reply read for the previous check was one the student's code wrote.
+            last = self.results[-1]
+            self.results[-1] = replace(last, status="failed", score=0.0, hint=None,
+                                       message="not credited: two replies came back for this check; one was "
+                                               "written by your code, not by the grader's harness")
         if outcome.status == "timeout" or (outcome.status == "died" and outcome.time_limit):
             self._mark_hung(spec, outcome.running, timeout_s)
             return self._result(spec, "timeout", f"timed out: {outcome.detail} (an infinite loop, or far "
@@ -203,22 +235,41 @@ class GradingRun:
             return self._result(spec, "error", describe_error(error, self.module_file, self.line_map),
                                 hint_for_error(error.get("type", ""), error.get("message", "")),
                                 duration=outcome.duration_s, output=printed)
-        try:
-            verdict = _judge(spec, self.assignment, outcome.value, ref, device)
-        except MalformedReply as exc:  # the student's value, not the grader, is at fault
-            verdict = Verdict(False, f"your function returned something this check cannot use: {exc}")
-        except Exception as exc:  # a bug in a judge: the grader failed, not the student
-            log.exception("judge %s failed", spec.judge)
-            self.grader_errors.append(f"{spec.name}: {type(exc).__name__}: {exc}")
-            return self._result(spec, "error", f"the grader failed on this check ({type(exc).__name__}); "
-                                f"your instructor has been told", duration=outcome.duration_s, output=printed)
-        if not isinstance(verdict, Verdict):
-            self.grader_errors.append(f"{spec.name}: judge {spec.judge} returned {type(verdict).__name__}")
+        verdict, grader_error = judge_reply(spec, self.assignment, outcome.value, ref, device)
+        if grader_error:  # a bug in a judge: the grader failed, not the student
+            self.grader_errors.append(grader_error)
             return self._result(spec, "error", "the grader failed on this check; your instructor has been told",
                                 duration=outcome.duration_s, output=printed)
         status = "passed" if verdict.passed else "failed"
         return self._result(spec, status, verdict.message, None if verdict.passed else verdict.hint,
                             verdict.score_fraction, outcome.duration_s, verdict.figures, output=printed)
+
+    def _flags(self) -> list[dict]:
+        return _unique(self.integrity + (self.session.integrity if self.session is not None else []))
+
+    def _not_forged(self, spec: CheckSpec, result: CheckResult) -> CheckResult:
+        """A check that credits something observed inside the child (``measures``) is
+        not credited when the submission shows signs of tampering with such
+        observations, or (``measures`` "autograd") when autograd is reachable from
+        the functions it checks. Values compared with the reference need no such
+        rule: faking them takes computing them."""
+        if not spec.measures or result.score <= 0:
+            return result
+        evidence = [f["evidence"] for f in self._flags() if f.get("kind") in TAMPERING]
+        why = "the submission shows signs of tampering with the grader"
+        if not evidence and "autograd" in spec.measures:
+            evidence = autograd_reached(self.submission, spec.uses)
+            why = "autograd is used in the code this check is about"
+        if not evidence:
+            return result
+        more = f" (and {len(evidence) - 3} more)" if len(evidence) > 3 else ""
+        return replace(result, status="failed", score=0.0,
+                       message=f"not credited: {why}: " + "; ".join(evidence[:3]) + more,
+                       hint="this check measures what your code does while it runs; code that reaches into the "
+                            "grader, the autograd engine or torch's internals makes that measurement worthless."
+                       if why.startswith("the submission") else
+                       "compute every gradient by hand with tensor operations: no .backward(), torch.autograd or "
+                       "requires_grad, in this function or in anything it calls.")
 
     def _mark_hung(self, spec: CheckSpec, running: list[str], timeout_s: float) -> None:
         """The student functions that were executing when time ran out: the harness's
@@ -260,17 +311,20 @@ class GradingRun:
 
     # -- the report --------------------------------------------------------------------
     def report(self) -> Report:
-        """The checks run so far (the run may go on)."""
+        """The checks run so far (the run may go on). Tampering seen in a later check
+        (a thread started in one check patching in another) counts for every check."""
         output = self.session.output() if self.session is not None else self._output
-        integrity = self.integrity + (self.session.integrity if self.session is not None else [])
+        integrity = self._flags()
+        by_name = {c.name: c for c in self.assignment.checks}
+        checks = [self._not_forged(by_name[r.name], r) if r.name in by_name else r for r in self.results]
         s = self.submission
         load = self.session.load_info if self.session is not None else {}
         return Report.build(
             student=s.student, assignment=self.assignment.name, device=self.options.device,
-            checks=list(self.results), submission_sha256=s.sha256, submission=s.display_name,
+            checks=checks, submission_sha256=s.sha256, submission=s.display_name,
             problem=self.problem, notes=list(s.notes), protections=self.protections,
             output=output, duration_s=time.monotonic() - self.started, grader_errors=list(self.grader_errors),
-            integrity=_unique(integrity), output_at_import=load.get("printed", "") if self.problem is None else "",
+            integrity=integrity, output_at_import=load.get("printed", "") if self.problem is None else "",
         )
 
 

@@ -88,31 +88,73 @@ class ProbeContext:
 
     @contextlib.contextmanager
     def watch_autograd(self):
-        """Record uses of autograd (``Tensor.backward``, ``torch.autograd.grad``) inside the block.
+        """Record uses of autograd inside the block: a list of what was seen, empty when
+        none. For "no autograd in this function" checks (the probe returns the list and
+        the judge decides) and for counting ``backward()`` calls.
 
-        For "no autograd in this function" checks: the probe reports the list and the
-        judge decides. A student could undo the patch; that only hides the use from
-        a check whose values are still compared with the reference.
+        Two observers, because either alone is easy to launder from student code:
+
+        * Python spies on ``Tensor.backward``, ``torch.autograd.grad`` and
+          ``torch.autograd.backward`` name what was called. An alias taken at import,
+          or a direct call of the engine, goes around them.
+        * The autograd engine itself: a backward pass reads the tensors its forward
+          pass saved, through ``saved_tensors_hooks`` (C++ calls our unpack hook,
+          whichever Python name started the pass). Recording a graph is not a use
+          (a model whose parameters require grad records one in every forward); a
+          backward pass is.
+
+        What this cannot see (hooks of the student's own pushed over ours, a thread
+        or a forked process running the backward pass, the watch itself replaced) is
+        what the static read of the source (:mod:`grader.integrity`) and the checks
+        between probes (:func:`integrity_changes`) report to the instructor.
         """
         import torch
 
+        trusted = _trusted_autograd()
         used: list[str] = []
-        backward, grad = torch.Tensor.backward, torch.autograd.grad
+        backward, grad, functional_backward = torch.Tensor.backward, torch.autograd.grad, torch.autograd.backward
+        depth = [0]          # Tensor.backward calls torch.autograd.backward: record the outer call only
+        engine_reads = [0]
 
-        def spy_backward(t, *a, **k):
-            used.append("Tensor.backward()")
-            return backward(t, *a, **k)
+        def spy(name, fn):
+            def call(*a, **k):
+                if depth[0] == 0:
+                    used.append(name)
+                depth[0] += 1
+                try:
+                    return fn(*a, **k)
+                finally:
+                    depth[0] -= 1
+            return call
 
-        def spy_grad(*a, **k):
-            used.append("torch.autograd.grad()")
-            return grad(*a, **k)
+        def pack(t):
+            # Hooks turn off autograd's own check for tensors changed in place after
+            # they were saved; keep it, so a student's in-place bug still raises.
+            return t, t._version
 
-        torch.Tensor.backward, torch.autograd.grad = spy_backward, spy_grad
+        def unpack(packed):
+            t, version = packed
+            engine_reads[0] += 1
+            if t._version != version:
+                raise RuntimeError("one of the variables needed for gradient computation has been modified by an "
+                                   f"inplace operation: a tensor of shape {tuple(t.shape)} is at version "
+                                   f"{t._version}; expected version {version} instead.")
+            return t
+
+        torch.Tensor.backward = spy("Tensor.backward()", backward)
+        torch.autograd.grad = spy("torch.autograd.grad()", grad)
+        torch.autograd.backward = spy("torch.autograd.backward()", functional_backward)
+        # The C functions themselves, taken before the student's module was imported:
+        # patching torch.autograd.graph or the modules table afterwards changes nothing here.
+        trusted["push"](pack, unpack)
         try:
             yield used
         finally:
-            torch.Tensor.backward, torch.autograd.grad = backward, grad
-
+            trusted["pop"]()
+            torch.Tensor.backward, torch.autograd.grad, torch.autograd.backward = backward, grad, functional_backward
+            if engine_reads[0] and not used:
+                used.append("a backward pass run by the autograd engine (not through Tensor.backward or "
+                            "torch.autograd.grad: an alias or a direct engine call)")
 
     def watch_optimizers(self) -> "OptimizerWatch":
         """Record, inside the block, every torch.optim optimizer built (class and lr)
@@ -161,6 +203,20 @@ class OptimizerWatch:
 
         torch.optim.Optimizer.__init__, torch.optim.Optimizer.zero_grad, torch.nn.Module.zero_grad = self._saved
         return False
+
+
+_TRUSTED: dict[str, Any] = {}
+
+
+def _trusted_autograd() -> dict[str, Any]:
+    """torch's C hooks for saved tensors, as they were before student code ran
+    (:func:`_load` takes them first; a lab without torch takes them on first use)."""
+    if not _TRUSTED:
+        import torch
+
+        _TRUSTED.update(push=torch._C._autograd._push_saved_tensors_default_hooks,
+                        pop=torch._C._autograd._pop_saved_tensors_default_hooks)
+    return _TRUSTED
 
 
 def _torch_dtype(name: Any):
@@ -245,6 +301,105 @@ class _State:
         self.probes: types.ModuleType | None = None
         self.helpers: types.ModuleType | None = None
         self.calls: CallTracker | None = None
+        self.watch: IntegrityWatch | None = None
+
+
+class IntegrityWatch:
+    """Notices, between probes, what student code changed that it has no business
+    changing: the harness's and the probes' own functions, torch's, NumPy's and the
+    builtins' attributes, the modules table, tracing hooks, threads and processes
+    left running. Each change is a flag ``{"kind", "evidence"}`` for the instructor,
+    and the grader fails the checks whose measurements such a change can fake.
+
+    All of it runs in the student's process, so it is evidence, not proof: code
+    that undoes its change before the end of a probe is not seen here (the static
+    read of the source, :mod:`grader.integrity`, is the other half).
+    """
+
+    NAMESPACES = ("torch", "torch.Tensor", "torch.autograd", "torch.autograd.graph", "torch.autograd.variable",
+                  "torch.nn.functional", "torch.nn.Module", "numpy", "numpy.random", "numpy.linalg", "builtins",
+                  "grader.harness", "grader.harness.ProbeContext", "grader.harness.OptimizerWatch",
+                  "grader.harness.CallTracker", "grader.codec", "grader.sandbox.child", "grader.sandbox.frames",
+                  "_assignment_probes")
+
+    def __init__(self) -> None:
+        self.baseline: dict[str, dict[str, Any]] = {}
+        self.modules: dict[str, Any] = {}
+        self.threads: set[int] = set()
+        self.snapshot()
+
+    @staticmethod
+    def _resolve(path: str) -> Any:
+        """The object at a dotted path: the longest prefix that is an imported module, then attributes."""
+        parts = path.split(".")
+        for i in range(len(parts), 0, -1):
+            obj = sys.modules.get(".".join(parts[:i]))
+            if obj is not None:
+                for attr in parts[i:]:
+                    obj = getattr(obj, attr, None)
+                return obj
+        return None
+
+    def snapshot(self) -> None:
+        import threading
+
+        self.baseline = {}
+        for path in self.NAMESPACES:
+            obj = self._resolve(path)
+            if obj is not None:
+                with contextlib.suppress(TypeError):
+                    self.baseline[path] = (obj, dict(vars(obj)))
+        self.modules = {n: sys.modules.get(n) for n in
+                        ("torch", "torch.autograd", "torch.autograd.graph", "numpy", "builtins", "grader.harness",
+                         "grader.codec", "_assignment_probes")}
+        self.threads = {t.ident for t in threading.enumerate()}
+        self.meta_path = list(sys.meta_path)
+
+    def changes(self, when: str) -> list[dict]:
+        """What changed since the last snapshot (then a new snapshot is taken)."""
+        import threading
+
+        flags: list[dict] = []
+        for path, (obj, before) in self.baseline.items():
+            try:
+                now = vars(obj)
+            except TypeError:
+                continue
+            replaced = sorted(k for k, v in before.items() if k in now and now[k] is not v and not k.startswith("__"))
+            removed = sorted(k for k in before if k not in now)
+            for k in replaced[:10]:
+                flags.append({"kind": "patch", "evidence": f"{path}.{k} was replaced {when}"})
+            for k in removed[:10]:
+                flags.append({"kind": "patch", "evidence": f"{path}.{k} was deleted {when}"})
+        for name, module in self.modules.items():
+            if sys.modules.get(name) is not module:
+                flags.append({"kind": "modules", "evidence": f"sys.modules[{name!r}] was replaced {when}"})
+        if sys.meta_path != self.meta_path:
+            flags.append({"kind": "modules", "evidence": f"an import hook was added to sys.meta_path {when}"})
+        if sys.gettrace() is not None or sys.getprofile() is not None:
+            flags.append({"kind": "trace", "evidence": f"a trace or profile function (sys.settrace/setprofile) "
+                                                      f"was left set {when}"})
+        alive = [t for t in threading.enumerate() if t.ident not in self.threads and t.is_alive()]
+        if alive:
+            names = ", ".join(sorted(t.name for t in alive)[:5])
+            flags.append({"kind": "thread", "evidence": f"{len(alive)} thread(s) left running {when} ({names})"})
+        kids = _child_processes()
+        if kids:
+            flags.append({"kind": "process", "evidence": f"{len(kids)} child process(es) left running {when}"})
+        self.snapshot()
+        return flags
+
+
+def _child_processes() -> list[int]:
+    """Processes this one started that are still alive (Linux: /proc/self/task/*/children)."""
+    kids: list[int] = []
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/children") as f:
+                kids += [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+    return kids
 
 
 RUNNING_FILE = ".bpg-running"   # in the child's working folder: which graded functions are executing
@@ -366,6 +521,9 @@ def _load(state: _State, req: dict) -> dict:
         state.helpers = _import_file(req["helpers_module"], req["helpers"])
     state.probes = _import_file("_assignment_probes", req["probes"])
     state.student_file = os.path.abspath(req["path"])
+    state.watch = IntegrityWatch()
+    if "torch" in sys.modules:
+        _trusted_autograd()
     try:
         state.student = _import_file(req["module"], req["path"])
     except SystemExit as exc:
@@ -375,9 +533,11 @@ def _load(state: _State, req: dict) -> dict:
     except BaseException as exc:
         return {"ok": False, "error": _error(exc, state.student_file)}
     defined = sorted(n for n in vars(state.student) if not n.startswith("_"))
+    integrity = state.watch.changes("while the module was imported")
     state.calls = CallTracker(Path.cwd())
     state.calls.track(state.student, list(req.get("names", [])))
-    return {"ok": True, "defined": defined,
+    state.watch.snapshot()  # our own wrappers are not the student's doing
+    return {"ok": True, "defined": defined, "integrity": integrity,
             "missing": [n for n in req.get("names", []) if not hasattr(state.student, n)]}
 
 
@@ -436,6 +596,8 @@ def handle(request: bytes, context: dict) -> bytes:
             with _capture_printed() as printed:
                 reply = _load(state, req) if op == "load" else _run(state, req)
             reply["printed"] = printed[0] if printed else ""
+            if op == "run" and state.watch is not None:
+                reply["integrity"] = state.watch.changes(f"during check {req.get('check') or req.get('probe')}")
         elif op == "make_inputs":
             _seed(req.get("seed", 0))
             reply = {"ok": True, "value": to_plain(_make_inputs(state, req["fn"], req.get("args", {})))}
@@ -444,6 +606,7 @@ def handle(request: bytes, context: dict) -> bytes:
         else:
             reply = {"ok": False, "error": {"type": "ValueError", "message": f"unknown op {op!r}", "frames": [],
                                             "not_implemented": False, "probe_error": True}}
+        reply["seq"] = req.get("seq")  # a frame that student code wrote itself answers out of turn
         return encode(reply)
     except BaseException as exc:  # the reply itself could not be built
         return encode({"ok": False, "error": {"type": type(exc).__name__, "message": str(exc)[:_MAX_TEXT],

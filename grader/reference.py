@@ -12,6 +12,7 @@ leaves the instructor's machine.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -43,13 +44,16 @@ def _read(path: Path, mtime: float) -> dict:
 
 
 def load(assignment: Assignment, spec: CheckSpec) -> dict:
-    """``{"inputs": ..., "expected": ...}`` for one check."""
+    """``{"inputs": ..., "expected": ...}`` for one check: a copy of its own for each
+    caller. Batch workers are threads, and a judge that computed in place on the
+    inputs or the expected arrays would otherwise change them for every student
+    graded after it (and, under load, for one graded at the same time)."""
     path = path_for(assignment, spec)
     if not path.is_file():
         raise ReferenceDataError(
             f"no reference data for check {spec.name} ({path}): run `backprop-grader reference {assignment.name}`"
         )
-    return _read(path, path.stat().st_mtime)
+    return copy.deepcopy(_read(path, path.stat().st_mtime))
 
 
 def missing(assignment: Assignment) -> list[str]:

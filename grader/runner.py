@@ -128,6 +128,7 @@ class Outcome:
     printed: str = ""         # what the student's code printed during this probe
     time_limit: bool = False  # died of a CPU time limit: as good as a timeout
     running: list[str] = field(default_factory=list)  # student functions executing when it stopped
+    forged_previous: bool = False  # this reply belonged to the previous request: that one was forged
 
 
 def _where(error: dict, line_map: tuple = ()) -> str:
@@ -170,6 +171,7 @@ class ModuleSession:
         self.protections: list[str] = []
         self.output_parts: list[str] = []
         self.integrity: list[dict] = []   # tampering the child noticed: {"kind", "evidence"}
+        self.seq = 0                      # numbers run requests; the harness echoes it in the reply
 
     def _load_request(self) -> bytes:
         helpers = self.workdir / "helpers.py"
@@ -217,6 +219,7 @@ class ModuleSession:
             return False
         self.load_info = info
         self.load_error = None
+        self.integrity += [f for f in info.get("integrity") or [] if isinstance(f, dict)]
         return True
 
     def run(self, spec: CheckSpec, inputs: Any, device: str, options: dict | None = None,
@@ -224,8 +227,9 @@ class ModuleSession:
         if self.child is None or not self.child.alive:
             if not self.start():
                 return Outcome("died", detail=self.load_error or "")
-        request: dict = {"op": "run", "probe": spec.probe, "device": device, "seed": spec.seed,
-                         "options": dict(spec.options if options is None else options)}
+        self.seq += 1
+        request: dict = {"op": "run", "probe": spec.probe, "device": device, "seed": spec.seed, "seq": self.seq,
+                         "check": spec.name, "options": dict(spec.options if options is None else options)}
         if spec.live_inputs and spec.inputs:
             request.update(make_inputs=spec.inputs, inputs_args=spec.inputs_args)
         else:
@@ -244,6 +248,15 @@ class ModuleSession:
         if not isinstance(answer, dict) or "ok" not in answer:
             return Outcome("error", error={"type": "ProtocolError", "message": "malformed reply",
                                            "frames": [], "probe_error": True}, duration_s=reply.duration_s)
+        if answer.get("seq") != self.seq:
+            # Two replies to one request: student code wrote a frame of its own. The
+            # one read for the previous check may have been the forged one.
+            self.integrity.append({"kind": "reply", "evidence": f"a reply out of turn came back (for request "
+                                   f"{answer.get('seq')!r}, expected {self.seq}): frames written by student code"})
+            self.child.kill()
+            return Outcome("error", error={"type": "ProtocolError", "message": "the reply did not answer this check "
+                                           "(did your code write to the grader's pipe?)", "frames": [],
+                                           "probe_error": True}, duration_s=reply.duration_s, forged_previous=True)
         printed = answer.get("printed") if isinstance(answer.get("printed"), str) else ""
         self.integrity += [f for f in answer.get("integrity") or [] if isinstance(f, dict)]
         if answer["ok"]:

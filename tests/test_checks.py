@@ -86,3 +86,11 @@ def test_float32_precision_where_float64_was_asked():
     got = exp.astype(np.float32).astype(np.float64)
     hint = diagnose(compare_arrays("grads['W1']", tensor(got), exp, 1e-10), {})
     assert hint and "float32 precision" in hint
+    # Off by as much, but in float64 all along (an epsilon inside the softmax): no float32 blamed.
+    assert "float32" not in (diagnose(compare_arrays("grads['W1']", tensor(exp * (1 + 3e-7)), exp, 1e-10), {}) or "")
+
+
+def test_overflow_named_only_when_the_judge_says_exp_overflows():
+    cmp = compare_arrays("loss", tensor(np.array([np.nan])), np.array([1.0]), 1e-8)
+    assert diagnose(cmp, {}) is None                       # a NaN from 0 * log 0 is not an overflow
+    assert "overflows" in diagnose(cmp, {"exp_overflows": True})

@@ -39,17 +39,31 @@ def known_variant(cmp: Comparison, ctx: dict) -> str | None:
 
 
 def nonfinite(cmp: Comparison, ctx: dict) -> str | None:
-    if cmp.problem != "nonfinite":
+    """inf/NaN blamed on exp() overflowing only when the judge says the inputs make it
+    overflow (``ctx["exp_overflows"]``): a NaN has other causes (0 * log 0, a log of
+    a probability that underflowed), and then the hint stays silent."""
+    if cmp.problem != "nonfinite" or not ctx.get("exp_overflows"):
         return None
     return ("inf/NaN where the reference is finite: exp() of large scores overflows. Subtract each "
             "row's maximum score before exponentiating (a numerically stable softmax).")
 
 
+def _float32_values(a: np.ndarray) -> bool:
+    """Every entry is a float32 number: what a float32 result cast back to float64 is,
+    and what a float64 computation (an epsilon added, a different order of sums)
+    almost never gives for more than a few entries."""
+    a = np.asarray(a, dtype=np.float64)
+    finite = a[np.isfinite(a)]
+    return finite.size >= 4 and bool(np.all(finite.astype(np.float32).astype(np.float64) == finite))
+
+
 def precision_lost(cmp: Comparison, ctx: dict) -> str | None:
-    """Right to float32 precision but not beyond, where float64 was asked for."""
-    if cmp.problem != "values" or cmp.rel_error is None or cmp.got is None:
+    """Right to float32 precision but not beyond, where float64 was asked for, and a
+    float32 value is in play: the student's values are float32 numbers."""
+    if cmp.problem != "values" or cmp.rel_error is None or cmp.got is None or cmp.expected is None:
         return None
-    if 1e-9 < cmp.rel_error < 1e-5 and _close(cmp.got, cmp.expected.astype(np.float32).astype(np.float64), 1e-6):
+    if 1e-9 < cmp.rel_error < 1e-5 and _float32_values(cmp.got) \
+            and _close(cmp.got, cmp.expected.astype(np.float32).astype(np.float64), 1e-6):
         return (f"{cmp.label} is right only to float32 precision (rel_error {cmp.rel_error:.1g}): part of the "
                 f"computation ran in float32. Keep the inputs' dtype (float64) throughout: no .float(), no "
                 f"dtype=torch.float32.")

@@ -68,6 +68,14 @@ class Gradebook:
         if problems:
             lines += ["", "## Submissions that could not be run", ""]
             lines += [f"- **{r.student}**: {r.problem}" for r in problems]
+        flagged = [r for r in self.reports if r.integrity]
+        if flagged:
+            # Signs of tampering, with what was seen: for the instructor to look at.
+            lines += ["", "## Integrity flags", ""]
+            for r in flagged:
+                seen = "; ".join(f"{f.get('kind')}: {f.get('evidence')}" for f in r.integrity[:5])
+                more = f" (and {len(r.integrity) - 5} more in report.json)" if len(r.integrity) > 5 else ""
+                lines.append(f"- **{r.student}**: {seen}{more}")
         slow = sorted(self.reports, key=lambda r: -r.duration_s)[:5]
         lines += ["", "## Slowest submissions", ""]
         lines += [f"- {r.student}: {r.duration_s:.1f} s" for r in slow]
