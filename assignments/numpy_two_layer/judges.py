@@ -428,10 +428,15 @@ def defaults(got, expected, ctx: JudgeContext) -> Verdict:
     with the contract's defaults spelled out (the student's own code both times), and that run
     is the reference's: a third per function."""
     problems, credited, wrong = [], {}, []
-    for name, runs in got.items():
-        if not isinstance(runs, dict) or name not in expected:
+    got = got if isinstance(got, dict) else {}
+    for name in expected:  # the reference's runs: a function the reply leaves out counts as wrong
+        runs = got.get(name)
+        if not isinstance(runs, dict):
+            problems.append(f"{name}: no runs came back")
+            credited[name] = False
             continue
-        args = ", ".join(f"{k}={v:g}" for k, v in runs["explicit_args"].items())
+        # The arguments spelled out are the contract's (the reference's run), not the reply's.
+        args = ", ".join(f"{k}={v:g}" for k, v in expected[name]["explicit_args"].items())
         c = compare_trajectory(f"{name} with no learning_rate/num_epochs", runs["defaults"], runs["explicit"],
                                1e-6, step="epoch")
         if not c.passed:
