@@ -118,3 +118,13 @@ def outcomes(report) -> dict[str, tuple]:
     what a mutant's row in a test table states."""
     return {c.name: (c.status, round(c.score, 2), c.hint) for c in report.checks
             if c.status not in ("passed", "skipped")}
+
+
+def assert_outcomes(report, expected: dict, assignment, full: float) -> None:
+    """A test table's row: the report's failing checks are exactly ``expected`` (see
+    :func:`outcomes`), its score follows from them, and no hidden value shows to the student."""
+    assert outcomes(report) == expected
+    points = {c.name: c.points for c in assignment.checks}
+    lost = sum(points[name] - earned for name, (_, earned, _) in expected.items())
+    assert report.score == pytest.approx(full - lost, abs=0.02)
+    assert not hidden_values_shown(report, assignment)

@@ -27,8 +27,6 @@ IDS = [f"{a.name}:{c.name}" for a, c in CHECKS]
 # fixes its own (/work/notes/fuzz-failures.md) and then removes its line here; the
 # xfail is strict, so a fixed judge left on this list fails the suite.
 EMPTY_REPLY_PASSES = {
-    "layered_backprop:no_autograd", "manual_backprop:no_autograd_by_hand", "numpy_two_layer:manual_no_autograd",
-    "numpy_two_layer:default_arguments", "toy_mlp:manual_grads_by_hand",
 }
 NOTHING = [pytest.param(a, c, id=i, marks=[pytest.mark.xfail(strict=True, reason="lab judge passes an empty reply")]
                         if i in EMPTY_REPLY_PASSES else []) for (a, c), i in zip(CHECKS, IDS)]

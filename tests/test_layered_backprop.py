@@ -14,14 +14,13 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import ROOT, hidden_values_shown, mutate, outcomes, solution_source, stub_source
+from conftest import ROOT, assert_outcomes, mutate, outcomes, solution_source, stub_source
 from grader import reference
 from grader.assignment import Assignment
 from grader.registry import get_assignment
 
 A = "layered_backprop"
 ASSIGNMENT = get_assignment(A, ROOT)
-POINTS = {c.name: c.points for c in ASSIGNMENT.checks}
 FULL = ASSIGNMENT.max_score
 TRAP = "broadcasting trap"
 
@@ -58,6 +57,10 @@ MUTANTS = {
     "course_squeeze": (SQUEEZE, SQUEEZE_BACKWARD),
     "course_squeeze_y_as_given": (SQUEEZE, SQUEEZE_BACKWARD, ("    return y.reshape(y_pred.shape)\n", "    return y\n")),
     "bias_grad_not_summed": ("layer.linear.bias_grad = delta.sum(dim=0)", "layer.linear.bias_grad = delta"),
+    "forward_skips_output_layer": ("        for layer in self.layers:\n            x = layer.forward(x)\n",
+                                   "        for layer in self.layers[:-1]:\n            x = layer.forward(x)\n"),
+    "forward_without_activations": ("        for layer in self.layers:\n            x = layer.forward(x)\n",
+                                    "        for layer in self.layers:\n            x = layer.linear.forward(x)\n"),
 }
 
 
@@ -134,9 +137,6 @@ H = {
         'pre-activation: activation.get_gradient(layer.last_zin).'
     ),
     "fix_grads_five_points_2": (
-        'fix grads_five_points first: this check pays only for gradients that are right.'
-    ),
-    "fix_grads_five_points_3": (
         'fix grads_five_points first: this check depends on it'
     ),
     "fix_grads_multi_output": (
@@ -187,21 +187,50 @@ H = {
     "losses_i_must_loss": (
         'losses[i] must be the loss before step i: record get_loss(x, y) before backward and apply_gradients.'
     ),
+    "shape_matters_code_reshape": (
+        "the shape of y matters in your code: reshape y like the network's output (y.reshape(y_pred.shape)) "
+        'in get_loss and backward, so that (5,) and (5, 1) mean the same.'
+    ),
     "layers_0_linear_bias_2": (
-        'layers[0].linear.bias_grad has shape (5, 5): a (5,) tensor met a (5, 1) tensor and broadcast. Make '
-        'both the same shape before subtracting (e.g. y.view(-1, 1) or pred.view(-1)).'
+        'layers[0].linear.bias_grad has one row per example, shape (5, 5): bias_grad is delta summed over the'
+        ' batch (delta.sum(dim=0)), shape (5,), like the bias.'
     ),
     "layers_0_linear_bias_3": (
-        'layers[0].linear.bias_grad has shape (6, 6): a (6,) tensor met a (6, 1) tensor and broadcast. Make '
-        'both the same shape before subtracting (e.g. y.view(-1, 1) or pred.view(-1)).'
+        'layers[0].linear.bias_grad has one row per example, shape (6, 6): bias_grad is delta summed over the'
+        ' batch (delta.sum(dim=0)), shape (6,), like the bias.'
     ),
     "layers_0_linear_bias_4": (
-        'layers[0].linear.bias_grad kept an extra leading axis (7, 4): reduce over it (sum or mean over the '
-        'batch).'
+        'layers[0].linear.bias_grad has one row per example, shape (7, 4): bias_grad is delta summed over the'
+        ' batch (delta.sum(dim=0)), shape (4,), like the bias.'
     ),
     "layers_0_linear_bias_5": (
-        'layers[0].linear.bias_grad kept an extra leading axis (9, 8): reduce over it (sum or mean over the '
-        'batch).'
+        'layers[0].linear.bias_grad has one row per example, shape (9, 8): bias_grad is delta summed over the'
+        ' batch (delta.sum(dim=0)), shape (8,), like the bias.'
+    ),
+    "output_has_3_columns": (
+        'the output has 3 columns, the width of the last hidden layer: x must also go through the last '
+        '(sigmoid) layer of self.layers.'
+    ),
+    "output_has_4_columns": (
+        'the output has 4 columns, the width of the last hidden layer: x must also go through the last '
+        '(sigmoid) layer of self.layers.'
+    ),
+    "output_has_8_columns": (
+        'the output has 8 columns, the width of the last hidden layer: x must also go through the last '
+        '(sigmoid) layer of self.layers.'
+    ),
+    "fix_forward_five_points": (
+        'fix forward_five_points first: this check depends on it'
+    ),
+    "fix_forward_deep_first": (
+        'fix forward_deep first: this check depends on it'
+    ),
+    "fix_forward_multi_output": (
+        'fix forward_multi_output first: this check depends on it'
+    ),
+    "activations_missing_each_layer": (
+        'the activations are missing: each layer is linear, then its activation (tanh, or sigmoid for the '
+        'last one): call layer.forward(x), not layer.linear.forward(x).'
     ),
 }
 
@@ -218,7 +247,7 @@ EXPECTED = {
         "grads_multi_output": ("failed", 0, H["activation_s_derivative_taken"]),
         "grads_deep": ("failed", 0, H["activation_s_derivative_taken"]),
         "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
-        "train_five_points": ("failed", 0, H["fix_grads_five_points_3"]),
+        "train_five_points": ("failed", 0, H["fix_grads_five_points_2"]),
         "train_other": ("failed", 0, H["fix_grads_multi_output"]),
     },
     "derivative_missing": {
@@ -228,7 +257,7 @@ EXPECTED = {
         "grads_multi_output": ("failed", 0, H["activation_s_derivative_missing"]),
         "grads_deep": ("failed", 0, H["activation_s_derivative_missing"]),
         "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
-        "train_five_points": ("failed", 0, H["fix_grads_five_points_3"]),
+        "train_five_points": ("failed", 0, H["fix_grads_five_points_2"]),
         "train_other": ("failed", 0, H["fix_grads_multi_output"]),
     },
     "bias_grad_mean": {
@@ -238,7 +267,7 @@ EXPECTED = {
         "grads_multi_output": ("failed", 0, H["bias_grad_averaged_over"]),
         "grads_deep": ("failed", 0, H["bias_grad_averaged_over"]),
         "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
-        "train_five_points": ("failed", 0, H["fix_grads_five_points_3"]),
+        "train_five_points": ("failed", 0, H["fix_grads_five_points_2"]),
         "train_other": ("failed", 0, H["fix_grads_multi_output"]),
     },
     "weight_grad_transposed": {
@@ -248,7 +277,7 @@ EXPECTED = {
         "grads_multi_output": ("failed", 0, H["layers_0_linear_weight_3"]),
         "grads_deep": ("failed", 0, H["layers_0_linear_weight_4"]),
         "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
-        "train_five_points": ("error", 0, H["fix_grads_five_points_3"]),
+        "train_five_points": ("error", 0, H["fix_grads_five_points_2"]),
         "train_other": ("error", 0, H["fix_grads_multi_output"]),
     },
     "loss_gradient_args_swapped": {
@@ -258,7 +287,7 @@ EXPECTED = {
         "grads_multi_output": ("failed", 0, H["layers_0_linear_weight_5"]),
         "grads_deep": ("failed", 0, H["layers_0_linear_weight_5"]),
         "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
-        "train_five_points": ("failed", 0, H["fix_grads_five_points_3"]),
+        "train_five_points": ("failed", 0, H["fix_grads_five_points_2"]),
         "train_other": ("failed", 0, H["fix_grads_multi_output"]),
     },
     "backward_uses_autograd": {
@@ -280,7 +309,7 @@ EXPECTED = {
     },
     "course_squeeze": {},
     "course_squeeze_y_as_given": {
-        "y_shape_broadcast": ("error", 0, None),
+        "y_shape_broadcast": ("failed", 0, H["shape_matters_code_reshape"]),
     },
     "bias_grad_not_summed": {
         "y_shape_broadcast": ("failed", 3.5, H["fix_grads_five_points"]),
@@ -289,8 +318,38 @@ EXPECTED = {
         "grads_multi_output": ("failed", 0, H["layers_0_linear_bias_4"]),
         "grads_deep": ("failed", 0, H["layers_0_linear_bias_5"]),
         "no_autograd": ("failed", 0, H["fix_grads_five_points_2"]),
-        "train_five_points": ("error", 0, H["fix_grads_five_points_3"]),
+        "train_five_points": ("error", 0, H["fix_grads_five_points_2"]),
         "train_other": ("error", 0, H["fix_grads_multi_output"]),
+    },
+    "forward_skips_output_layer": {
+        "forward_five_points": ("failed", 0, H["output_has_3_columns"]),
+        "forward_multi_output": ("failed", 0, H["output_has_4_columns"]),
+        "forward_deep": ("failed", 0, H["output_has_8_columns"]),
+        "loss_five_points": ("error", 0, H["fix_forward_five_points"]),
+        "y_shape_broadcast": ("error", 0, H["fix_forward_five_points"]),
+        "loss_deep": ("error", 0, H["fix_forward_deep_first"]),
+        "grads_five_points": ("error", 0, H["fix_forward_five_points"]),
+        "grads_vs_numeric": ("error", 0, H["fix_forward_five_points"]),
+        "grads_multi_output": ("error", 0, H["fix_forward_multi_output"]),
+        "grads_deep": ("error", 0, H["fix_forward_deep_first"]),
+        "no_autograd": ("error", 0, H["fix_forward_five_points"]),
+        "train_five_points": ("error", 0, H["fix_forward_five_points"]),
+        "train_other": ("error", 0, H["fix_forward_multi_output"]),
+    },
+    "forward_without_activations": {
+        "forward_five_points": ("failed", 0, H["activations_missing_each_layer"]),
+        "forward_multi_output": ("failed", 0, H["activations_missing_each_layer"]),
+        "forward_deep": ("failed", 0, H["activations_missing_each_layer"]),
+        "loss_five_points": ("failed", 0, H["fix_forward_five_points"]),
+        "y_shape_broadcast": ("error", 0, H["fix_forward_five_points"]),
+        "loss_deep": ("failed", 0, H["fix_forward_deep_first"]),
+        "grads_five_points": ("error", 0, H["fix_forward_five_points"]),
+        "grads_vs_numeric": ("error", 0, H["fix_forward_five_points"]),
+        "grads_multi_output": ("error", 0, H["fix_forward_multi_output"]),
+        "grads_deep": ("error", 0, H["fix_forward_deep_first"]),
+        "no_autograd": ("error", 0, H["fix_forward_five_points"]),
+        "train_five_points": ("error", 0, H["fix_forward_five_points"]),
+        "train_other": ("error", 0, H["fix_forward_multi_output"]),
     },
 }
 # -- end of the table -------------------------------------------------------------------------------
@@ -298,11 +357,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("mutant", list(EXPECTED))
 def test_mutant_loses_exactly_its_checks(graded, mutant):
-    report = graded(A, mutant, mutant_source(mutant))
-    assert outcomes(report) == EXPECTED[mutant]
-    lost = sum(POINTS[name] - earned for name, (_, earned, _) in EXPECTED[mutant].items())
-    assert report.score == pytest.approx(FULL - lost, abs=0.02)
-    assert not hidden_values_shown(report, ASSIGNMENT)
+    assert_outcomes(graded(A, mutant, mutant_source(mutant)), EXPECTED[mutant], ASSIGNMENT, FULL)
 
 
 def test_silent_trap_is_named_when_training_still_works(graded):

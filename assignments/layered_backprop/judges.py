@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checks import (JudgeContext, Verdict, as_array, as_number, compare_arrays, describe, diagnose,
-                           verdict_from)
+                           verdict_from, with_partial_credit)
 from grader.checks.compare import Comparison
 from grader.checks.figures import decision_surface
 
@@ -135,7 +135,6 @@ def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
     tol = float(ctx.options.get("tolerance", 1e-9))
     n = _n(ctx)
     parts = _y_shape_parts(got, expected, tol)
-    fraction = sum(parts.values()) / len(parts)
     column_raised = [(what, (got.get("column") or {}).get(f"{what}_raised")) for what in ("loss", "grads")]
     column_raised = [(what, r) for what, r in column_raised if r]
     if column_raised:
@@ -143,7 +142,7 @@ def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
                  f"{_describe_raised(r)}; with y ({n},) it works" for what, r in column_raised]
         hint = (f"the shape of y matters in your code: reshape y like the network's output "
                 f"(y.reshape(y_pred.shape)) in get_loss and backward, so that ({n},) and ({n}, 1) mean the same.")
-        return Verdict(False, "\n".join(lines), hint, "\n".join(lines), fraction=fraction)
+        return with_partial_credit(Verdict(False, "\n".join(lines), hint, "\n".join(lines)), parts, ctx.options)
     raised = [(what, got.get("flat", {}).get(f"{what}_raised")) for what in ("loss", "grads")]
     raised = [(what, r) for what, r in raised if r]
     if raised:
@@ -156,12 +155,12 @@ def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
         for what, r in raised:
             call = "get_loss(x, y)" if what == "loss" else "backward(x, y)"
             lines.append(f"with y ({n},) {call} raised {_describe_raised(r)}; with y ({n}, 1) it works")
-        return Verdict(False, "\n".join(lines), _trap(n), "\n".join(lines), fraction=fraction)
+        return with_partial_credit(Verdict(False, "\n".join(lines), _trap(n), "\n".join(lines)), parts, ctx.options)
     column, flat = _results(got.get("column", {})), _results(got.get("flat", {}))
     if len(column) != len(flat):
         msg = (f"backward(x, y) set gradients for {len(column) // 2} layers with y ({n}, 1) and for "
                f"{len(flat) // 2} with y ({n},)")
-        return Verdict(False, msg, None, msg, fraction=fraction)
+        return with_partial_credit(Verdict(False, msg, None, msg), parts, ctx.options)
     cmps = [compare_arrays(f"{what} with y ({n},)", f, c, tol) for (what, c), (_, f) in zip(column, flat)
             if as_array(c) is not None or as_number(c) is not None]
     v = verdict_from(cmps)
@@ -173,8 +172,8 @@ def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
         msg = (f"y of shape ({n},) and ({n}, 1) give the same results, but the {' and the '.join(wrong)} "
                f"{'are' if len(wrong) > 1 else 'is'} not the reference's, so no credit for "
                f"{'them' if len(wrong) > 1 else 'it'}")
-        return Verdict(False, msg, f"fix {first} first: this check pays only for results that are right.", msg,
-                       fraction=fraction)
+        return with_partial_credit(Verdict(False, msg, f"fix {first} first: this check pays only for results that "
+                                           f"are right.", msg), parts, ctx.options)
     message = v.message.replace("expected", f"with y ({n}, 1)")
     right = {name: all(compare_arrays(w, g, e, tol).passed for (w, g), (_, e) in
                        zip(_results(got.get(name, {})), _results(expected[name])))
@@ -187,9 +186,8 @@ def y_shapes(got, expected, ctx: JudgeContext) -> Verdict:
     else:
         hint = ("the results depend on y's shape: reshape y like the predictions (y.reshape(y_pred.shape)) in both "
                 "get_loss and backward; the loss and gradient checks say what else is off.")
-    return Verdict(False, f"the same targets as ({n},) and as ({n}, 1) give different results:\n{message}", hint,
-                   f"the same targets as ({n},) and as ({n}, 1) give different results:\n{v.redacted}",
-                   fraction=fraction)
+    head = f"the same targets as ({n},) and as ({n}, 1) give different results:\n"
+    return with_partial_credit(Verdict(False, head + message, hint, head + v.redacted), parts, ctx.options)
 
 
 # -- gradients -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checks import (JudgeContext, Verdict, as_array, as_number, compare_arrays, describe, diagnose,
-                           match_reference, verdict_from)
+                           match_reference, verdict_from, with_partial_credit)
 from grader.checks.compare import Comparison
 from grader.checks.gradients import numeric_gradient
 from grader.checks.figures import decision_surface
@@ -56,10 +56,21 @@ def _column_bias(c: Comparison, N: int) -> str | None:
     return None
 
 
+def _over_classes(c: Comparison, ny: int) -> str | None:
+    """The gradient divided by the number of classes too: a mean over all N x classes entries."""
+    g, e = c.got, c.expected
+    if c.problem != "values" or g is None or e is None or g.shape != e.shape or ny < 2 or not np.any(e):
+        return None
+    if np.allclose(g * ny, e, rtol=1e-6, atol=1e-12 * float(np.abs(e).max())):
+        return (f"{c.label} is 1/{ny} of the reference everywhere, and there are {ny} classes: you divided by "
+                f"N x classes (a mean over every entry of Y); the loss averages over the batch only, so divide by N.")
+    return None
+
+
 def _grad_hint(c: Comparison, ctx: JudgeContext, key: str, tol: float, variants: dict) -> str | None:
-    N = int(np.asarray(ctx.inputs["X"]).shape[0])
-    return _column_bias(c, N) or diagnose(c, {"N": N, "variants": variants.get(key, {}), "tolerance": tol,
-                                              "what": "the mean over the batch"})
+    N, ny = np.shape(ctx.inputs["Y"])
+    return _column_bias(c, int(N)) or _over_classes(c, int(ny)) or diagnose(
+        c, {"N": int(N), "variants": variants.get(key, {}), "tolerance": tol, "what": "the mean over the batch"})
 
 
 def _grads_verdict(grads, expected: dict, keys, tol: float, ctx: JudgeContext, fn: str) -> Verdict:
@@ -178,7 +189,7 @@ def _right_values(got, expected, tol: float) -> bool:
 
 def no_autograd(got, expected, ctx: JudgeContext) -> Verdict:
     """No autograd in backward, sgd and train_manual, and nothing they return requires grad; a
-    third of the points per function, each only when its values are right."""
+    part per function (``options.partial``), each only when its values are right."""
     problems, wrong, credited, notes = [], [], [], []
     for fn, (check, tol) in _BY_HAND.items():
         seen = got.get(fn) if isinstance(got.get(fn), dict) else {}
@@ -201,7 +212,6 @@ def no_autograd(got, expected, ctx: JudgeContext) -> Verdict:
             wrong.append((fn, check))
         else:
             credited.append(fn)
-    fraction = len(credited) / len(_BY_HAND)
     if not problems and not wrong:
         return Verdict(True, "backward, sgd and train_manual use no autograd, return plain tensors and compute "
                              "the reference's values")
@@ -211,7 +221,8 @@ def no_autograd(got, expected, ctx: JudgeContext) -> Verdict:
                      f"no credit here" + (f" ({'; '.join(notes)})" if notes else ""))
     hint = _AUTOGRAD_HINT if problems else f"fix {wrong[0][1]} first: a function earns this check only once its " \
         f"values are right."
-    return Verdict(False, "; ".join(lines), hint, "; ".join(lines), fraction=fraction)
+    return with_partial_credit(Verdict(False, "; ".join(lines), hint, "; ".join(lines)),
+                               {fn: fn in credited for fn in _BY_HAND}, ctx.options)
 
 
 def _params_verdict(got: dict, expected: dict, ctx: JudgeContext, label: str, tol: float) -> Verdict:
@@ -233,6 +244,9 @@ def _params_verdict(got: dict, expected: dict, ctx: JudgeContext, label: str, to
 def sgd_step(got, expected, ctx: JudgeContext) -> Verdict:
     """The params sgd returns, against p - eta * g for every key (to float64 rounding)."""
     tol = float(ctx.options.get("tolerance", 1e-14))
+    if got.get("returned") is None:
+        msg = "sgd(params, grads, eta) returned None"
+        return _fail(msg, "sgd must return params, the dict holding the updated tensors: end it with `return params`.")
     v = _params_verdict(got.get("returned"), expected["returned"], ctx, "sgd(params, grads, eta)", tol)
     if v.passed:
         return Verdict(True, f"sgd: every parameter is p - eta * g ({v.message})")

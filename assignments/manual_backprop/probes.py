@@ -211,7 +211,22 @@ def backward_grads(student, inputs, ctx):
     """forward (provided) then the student's backward on the same outputs."""
     params, X, Y = _problem(inputs, ctx)
     yhat, outputs = _pair(student.forward(params, X), "forward(params, X)")
-    grads = student.backward(params, outputs, Y)
+    if X.shape[0] != 1:
+        return {"yhat": yhat, "grads": student.backward(params, outputs, Y)}
+    try:
+        grads = student.backward(params, outputs, Y)
+    except NotImplementedError:
+        raise
+    except (RuntimeError, IndexError) as exc:
+        # Only a batch of one example: a shape error here usually means an axis of length 1 was
+        # dropped, which the other backward checks (larger batches) do not show.
+        where = ""
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename == getattr(student, "__file__", None):
+                where = f" (line {frame.lineno}: `{(frame.line or '').strip()}`)"
+        raise ProbeError(f"backward raised {type(exc).__name__}{where} on a mini-batch of one example. If it works "
+                         f"on larger batches, an axis of length 1 was dropped on the way (a squeeze(), or indexing "
+                         f"such as delta[0]): keep every tensor 2-D, (N, ...).") from None
     return {"yhat": yhat, "grads": grads}
 
 

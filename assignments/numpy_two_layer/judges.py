@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import Verdict, as_array, compare_arrays, describe, diagnose, verdict_from
+from grader.checks import Verdict, as_array, compare_arrays, describe, diagnose, verdict_from, with_partial_credit
 from grader.checks.compare import Comparison
 from grader.checks.diagnose import known_variant
 from grader.checks.judges import JudgeContext
@@ -214,17 +214,17 @@ def no_autograd(got, expected, ctx: JudgeContext) -> Verdict:
                                  f"(inputs had requires_grad=False)")
     if not got.get("grad_was_enabled", True):
         problems["torch"].append("torch_forward_backward left autograd switched off (torch.set_grad_enabled(False))")
-    return _credit_right_versions(got, expected, "neither version uses autograd; torch_forward_backward's outputs "
+    return _credit_right_versions(got, expected, ctx.options, "neither version uses autograd; torch_forward_backward's outputs "
                                   "carry no graph", "use no autograd", problems,
                                   "these two versions compute the gradients by hand, as the lecture's first two parts "
                                   "do: no requires_grad, no .backward(), no torch.autograd; autograd comes in "
                                   "autograd_train.")
 
 
-def _credit_right_versions(got, expected, ok: str, what: str, problems: dict | None = None,
+def _credit_right_versions(got, expected, options: dict, ok: str, what: str, problems: dict | None = None,
                            problem_hint: str | None = None) -> Verdict:
-    """A property of both versions pays half per version: for a version that has it (no entry in
-    ``problems``) and whose values are right."""
+    """A property of both versions pays per version (``options.partial``): for a version that has
+    it (no entry in ``problems``) and whose values are right."""
     problems = problems or {}
     right = _right_versions(got, expected)
     has = [v for v in ("numpy", "torch") if not problems.get(v)]
@@ -243,7 +243,7 @@ def _credit_right_versions(got, expected, ok: str, what: str, problems: dict | N
         hint = f"fix {' and '.join(f'{v}_loss_and_grads' for v in wrong)} first: this check pays only for a version " \
                f"that also computes the right values."
     msg = "; ".join(lines)
-    return Verdict(False, msg, hint, msg, fraction=len(credited) / 2)
+    return with_partial_credit(Verdict(False, msg, hint, msg), {v: v in credited for v in ("numpy", "torch")}, options)
 
 
 def inputs_unchanged(got, expected, ctx: JudgeContext) -> Verdict:
@@ -259,7 +259,7 @@ def inputs_unchanged(got, expected, ctx: JudgeContext) -> Verdict:
                 changed[version].append(name)
     problems = {v: [f"{FUNCTIONS[v].split('(')[0]} changed {', '.join(names)} in place"] if names else []
                 for v, names in changed.items()}
-    return _credit_right_versions(got, expected, "x, y, w1 and w2 are unchanged after both functions",
+    return _credit_right_versions(got, expected, ctx.options, "x, y, w1 and w2 are unchanged after both functions",
                                   "the inputs are unchanged", problems,
                                   "an in-place operation (+=, -=, *=, slice assignment, np.maximum(h, 0, out=h), "
                                   "clamp_) modified an input: work on new arrays (e.g. grad_h = grad_h_relu.copy() "
@@ -427,34 +427,38 @@ def defaults(got, expected, ctx: JudgeContext) -> Verdict:
     """Each training function called without learning_rate / num_epochs gives what it gives
     with the contract's defaults spelled out (the student's own code both times), and that run
     is the reference's: a third per function."""
-    problems, credited, wrong = [], 0, []
-    for name, runs in got.items():
-        if not isinstance(runs, dict) or name not in expected:
+    problems, credited, wrong = [], {}, []
+    got = got if isinstance(got, dict) else {}
+    for name in expected:  # the reference's runs: a function the reply leaves out counts as wrong
+        runs = got.get(name)
+        if not isinstance(runs, dict):
+            problems.append(f"{name}: no runs came back")
+            credited[name] = False
             continue
-        args = ", ".join(f"{k}={v:g}" for k, v in runs["explicit_args"].items())
+        # The arguments spelled out are the contract's (the reference's run), not the reply's.
+        args = ", ".join(f"{k}={v:g}" for k, v in expected[name]["explicit_args"].items())
         c = compare_trajectory(f"{name} with no learning_rate/num_epochs", runs["defaults"], runs["explicit"],
                                1e-6, step="epoch")
         if not c.passed:
             problems.append(c.message.replace("expected", f"with {args}"))
+            credited[name] = False
             continue
         right = compare_trajectory(f"{name}({args})", runs["explicit"], expected[name]["explicit"], 2e-5,
                                    step="epoch")
-        if right.passed:
-            credited += 1
-        else:
+        credited[name] = right.passed
+        if not right.passed:
             wrong.append(name)
     if not problems and not wrong:
         return Verdict(True, "numpy_train and autograd_train default to learning_rate=1e-6, num_epochs=500; "
                              "optim_train to learning_rate=1e-4, num_epochs=500")
-    fraction = credited / max(1, len(expected))
     if problems:
-        return Verdict(False, "\n".join(problems), "keep the stub's signatures and defaults: numpy_train and "
-                       "autograd_train (..., learning_rate=1e-6, num_epochs=500), optim_train(..., learning_rate=1e-4, "
-                       "num_epochs=500), and use the arguments rather than fixed numbers inside.",
-                       "\n".join(problems), fraction=fraction)
+        return with_partial_credit(Verdict(
+            False, "\n".join(problems), "keep the stub's signatures and defaults: numpy_train and autograd_train "
+            "(..., learning_rate=1e-6, num_epochs=500), optim_train(..., learning_rate=1e-4, num_epochs=500), and use "
+            "the arguments rather than fixed numbers inside.", "\n".join(problems)), credited, ctx.options)
     msg = (f"{', '.join(wrong)}: the defaults are used, but the losses are not the reference's, so no credit for "
            f"{'them' if len(wrong) > 1 else 'it'}")
     first = {"numpy_train": "numpy_train_trajectory", "autograd_train": "autograd_train_trajectory",
              "optim_train": "optim_train_trajectory"}[wrong[0]]
-    return Verdict(False, msg, f"fix {first} first: defaults pay only for a function that trains right.", msg,
-                   fraction=fraction)
+    return with_partial_credit(Verdict(False, msg, f"fix {first} first: defaults pay only for a function that trains "
+                                       f"right.", msg), credited, ctx.options)

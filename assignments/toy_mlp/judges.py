@@ -13,7 +13,8 @@ import logging
 
 import numpy as np
 
-from grader.checks import Figure, Verdict, as_array, as_number, compare_arrays, describe, diagnose, verdict_from
+from grader.checks import (Figure, Verdict, as_array, as_number, compare_arrays, describe, diagnose, verdict_from,
+                           with_partial_credit)
 from grader.checks.compare import Comparison
 from grader.checks.judges import JudgeContext
 from grader.checks.trajectory import as_sequence, compare_trajectory, matching_variant, trajectory_pattern
@@ -108,8 +109,8 @@ def by_hand(got, expected, ctx: JudgeContext) -> Verdict:
     msg = (f"manual_gradients uses no autograd and leaves the model as it was, but its gradients on "
            f"{' and '.join(wrong)} are not autograd's, so no credit for {'them' if len(wrong) > 1 else 'it'}")
     first = "manual_grads_lecture_sample" if "sample" not in right else "manual_grads_batch"
-    return Verdict(False, msg, f"fix {first} first: this check pays only for gradients that are right.", msg,
-                   fraction=len(right) / 2)
+    return with_partial_credit(Verdict(False, msg, f"fix {first} first: this check pays only for gradients that are "
+                                       f"right.", msg), {case: case in right for case in ("sample", "batch")}, ctx.options)
 
 
 def _right_grads(got, expected, tol: float = 1e-9) -> bool:
