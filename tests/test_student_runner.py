@@ -56,6 +56,11 @@ SCRIPT = textwrap.dedent('''
     child, _ = load("exits", "import os\\ndef f(x):\\n    os._exit(3)\\n")
     r = run(child, 1, 30)
     out["exits"] = [r.status, r.detail, child.alive]
+    from grader.sandbox import SandboxError
+    try:
+        LocalProcesses(preload=["numpy", "no_such_module"]).spawn(work)
+    except SandboxError as exc:
+        out["cannot_start"] = str(exc)
     print("RESULT" + json.dumps(out))
 ''')
 
@@ -71,6 +76,8 @@ def test_processes_without_linux_features(tmp_path):
     assert out["loops"] == ["timeout", "no answer within 1 s", False, True]
     assert out["after_timeout"] == ["ok", 5]                                            # the next process serves
     assert out["exits"] == ["died", "the process exited with code 3 (sys.exit or os._exit in your code?)", False]
+    assert out["cannot_start"] == ("the student process could not start (exit status 1): "
+                                   "ModuleNotFoundError: No module named 'no_such_module'")   # one line, no traceback
 
 
 ORPHAN = textwrap.dedent('''
