@@ -29,6 +29,7 @@ from typing import Any
 from grader import reference as reference_store
 from grader.assignment import Assignment, CheckSpec
 from grader.checks import CheckResult, JudgeContext, MalformedReply, Verdict
+from grader.checks.values import unlike
 from grader.checks.diagnose import hint_for_error
 from grader.integrity import TAMPERING, autograd_reached, scan_submission
 from grader.notebook import EXECUTE
@@ -70,11 +71,35 @@ def graded_calls(source: str, names: tuple[str, ...]) -> dict[str, set[str]]:
     return out
 
 
-def _judge(spec: CheckSpec, assignment: Assignment, got: Any, ref: dict, device: str) -> Verdict:
+CANNOT_USE = "your function returned something this check cannot use: "
+
+
+def judge_reply(spec: CheckSpec, assignment: Assignment, got: Any, ref: dict, device: str) -> tuple[Verdict, str | None]:
+    """(verdict, grader error or None) for one probe's output.
+
+    The line between the student's fault and the grader's: a judge that raises
+    ``MalformedReply``, or raises on a reply whose form differs from the reference's
+    (:func:`grader.checks.values.unlike`), gives a failed verdict saying what could
+    not be used; a judge that raises on a reply of the reference's form has a bug:
+    the check errors and the instructor is told."""
     judge = getattr(assignment.judges(), spec.judge)
     ctx = JudgeContext(inputs=ref.get("inputs"), options=dict(spec.options), device=device, check=spec.name,
                        mistakes=ref.get("mistakes"))
-    return judge(got, ref.get("expected"), ctx)
+    try:
+        verdict = judge(got, ref.get("expected"), ctx)
+    except MalformedReply as exc:
+        return Verdict(False, CANNOT_USE + str(exc)), None
+    except Exception as exc:
+        why = unlike(got, ref.get("expected"))
+        if why:
+            log.warning("judge %s raised %s on a reply unlike the reference's (%s)", spec.judge,
+                        type(exc).__name__, why)
+            return Verdict(False, CANNOT_USE + why), None
+        log.exception("judge %s failed", spec.judge)
+        return Verdict(False, ""), f"{spec.name}: {type(exc).__name__}: {exc}"
+    if not isinstance(verdict, Verdict):
+        return Verdict(False, ""), f"{spec.name}: judge {spec.judge} returned {type(verdict).__name__}, not a Verdict"
+    return verdict, None
 
 
 class GradingRun:
@@ -210,17 +235,9 @@ class GradingRun:
             return self._result(spec, "error", describe_error(error, self.module_file, self.line_map),
                                 hint_for_error(error.get("type", ""), error.get("message", "")),
                                 duration=outcome.duration_s, output=printed)
-        try:
-            verdict = _judge(spec, self.assignment, outcome.value, ref, device)
-        except MalformedReply as exc:  # the student's value, not the grader, is at fault
-            verdict = Verdict(False, f"your function returned something this check cannot use: {exc}")
-        except Exception as exc:  # a bug in a judge: the grader failed, not the student
-            log.exception("judge %s failed", spec.judge)
-            self.grader_errors.append(f"{spec.name}: {type(exc).__name__}: {exc}")
-            return self._result(spec, "error", f"the grader failed on this check ({type(exc).__name__}); "
-                                f"your instructor has been told", duration=outcome.duration_s, output=printed)
-        if not isinstance(verdict, Verdict):
-            self.grader_errors.append(f"{spec.name}: judge {spec.judge} returned {type(verdict).__name__}")
+        verdict, grader_error = judge_reply(spec, self.assignment, outcome.value, ref, device)
+        if grader_error:  # a bug in a judge: the grader failed, not the student
+            self.grader_errors.append(grader_error)
             return self._result(spec, "error", "the grader failed on this check; your instructor has been told",
                                 duration=outcome.duration_s, output=printed)
         status = "passed" if verdict.passed else "failed"

@@ -7,17 +7,27 @@ matplotlib is optional: without it these return None and the report has no pictu
 """
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from typing import Sequence
 
 import numpy as np
 
-from grader.checks.results import Figure
+from grader.checks.results import DRAWING, Figure
 
 log = logging.getLogger(__name__)
 
 __all__ = ["decision_surface", "error_heatmaps", "curves"]
+
+
+def _one_at_a_time(draw):
+    """Draw under the process-wide lock (see ``DRAWING``)."""
+    @functools.wraps(draw)
+    def locked(*args, **kwargs):
+        with DRAWING:
+            return draw(*args, **kwargs)
+    return locked
 
 
 def _figure(**kw):
@@ -30,6 +40,7 @@ def _figure(**kw):
     return MplFigure(**kw)
 
 
+@_one_at_a_time
 def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, caption: str, title: str = "",
                      points: np.ndarray | None = None, labels: np.ndarray | None = None,
                      value_label: str = "output", curves: dict[str, Sequence[float]] | None = None,
@@ -98,6 +109,7 @@ def decision_surface(xs: np.ndarray, ys: np.ndarray, values: np.ndarray, *, capt
     return Figure(caption, buf.getvalue())
 
 
+@_one_at_a_time
 def error_heatmaps(pairs: dict[str, tuple[np.ndarray, np.ndarray]], *, caption: str) -> Figure | None:
     """One heat map per parameter of the per-entry error |yours - expected| / (|yours| + |expected|).
 
@@ -125,6 +137,7 @@ def error_heatmaps(pairs: dict[str, tuple[np.ndarray, np.ndarray]], *, caption: 
     return Figure.from_matplotlib(fig, caption)
 
 
+@_one_at_a_time
 def curves(series: dict[str, Sequence[float]], *, caption: str, ylabel: str = "loss", xlabel: str = "iteration",
            log: bool = False) -> Figure | None:
     """Line plots on one axis, e.g. the student's loss curve beside the reference's."""

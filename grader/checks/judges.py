@@ -74,6 +74,9 @@ def walk_compare(got: Any, expected: Any, label: str, tolerance: float, *, atol:
 def verdict_from(comparisons: list[Comparison], context: dict | None = None,
                  hint_for: Callable[[Comparison], str | None] | None = None) -> Verdict:
     """One verdict for several comparisons: the failures first, each on its own line."""
+    if not comparisons:  # a judge that compared nothing must not pass
+        msg = "nothing was compared: the reply holds none of the values this check needs"
+        return Verdict(False, msg, redacted=msg)
     failed = [c for c in comparisons if not c.passed]
     if not failed:
         worst = max((c.rel_error or 0.0 for c in comparisons), default=0.0)

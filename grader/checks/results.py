@@ -1,11 +1,17 @@
 """The records a check produces."""
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 Status = Literal["passed", "failed", "error", "timeout", "skipped"]
 Visibility = Literal["public", "hidden"]
+
+
+# matplotlib is not thread-safe even without pyplot (its font and text-layout caches
+# are shared): batch workers are threads, so pictures are drawn one at a time.
+DRAWING = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -23,13 +29,14 @@ class Figure:
         import io
 
         buf = io.BytesIO()
-        # No bbox_inches="tight": it lays the figure out twice. Figure makers call
-        # tight_layout themselves.
-        fig.savefig(buf, format="png", dpi=90)
-        if getattr(fig, "number", None) is not None:  # made by pyplot: release it there
-            import matplotlib.pyplot as plt
+        with DRAWING:
+            # No bbox_inches="tight": it lays the figure out twice. Figure makers call
+            # tight_layout themselves.
+            fig.savefig(buf, format="png", dpi=90)
+            if getattr(fig, "number", None) is not None:  # made by pyplot: release it there
+                import matplotlib.pyplot as plt
 
-            plt.close(fig)
+                plt.close(fig)
         return cls(caption, buf.getvalue())
 
 
