@@ -47,7 +47,8 @@ class Totals:
         if self.ran == self.public:
             head = f"public checks: {self.score:g} / {self.max_score:g} points"
         else:
-            head = (f"public checks: {self.score:g} / {self.max_score:g} points from the {self.ran} checks run "
+            checks = "check" if self.ran == 1 else "checks"
+            head = (f"public checks: {self.score:g} / {self.max_score:g} points from the {self.ran} {checks} run "
                     f"(of {self.public}, {self.public_points:g} points; run them all to see your total)")
         out = [head]
         if self.hidden:
