@@ -155,7 +155,7 @@ def _run(args) -> int:
     if args.command == "release":
         paths = api.release(args.name, args.out, args.root)
         print(f"wrote the student bundle for {args.name} to {args.out} ({len(paths)} files)")
-        print(f"  students: cd {args.out} && pytest")
+        print(f"  students: {args.out}/README.md installs it in one line, then `python -m pytest` there")
         return EXIT_OK
 
     if args.command == "grade":
