@@ -115,7 +115,11 @@ class LocalChild:
         # Written from a thread: a child stuck in student code stops reading, and a
         # large request would then block here past the deadline.
         threading.Thread(target=self._send, args=(payload,), daemon=True).start()
-        got = self._await(timeout_s)
+        try:
+            got = self._await(timeout_s)
+        except BaseException:   # Ctrl-C in a notebook: this reply must not reach the next call
+            self.kill()
+            raise
         took = time.monotonic() - started
         if got is None:
             self.kill()
