@@ -53,6 +53,14 @@ SCRIPT = textwrap.dedent('''
     out["after_timeout"] = [reply.status, decode(run(child2, 5, 30).payload)["value"]]
     child2.close()
 
+    import signal, threading
+    child, _ = load("interrupted", "def f(x):\\n    while True:\\n        pass\\n")
+    main = threading.main_thread().ident   # Ctrl-C while a check runs (a notebook cell)
+    threading.Timer(1.0, signal.pthread_kill, (main, signal.SIGINT)).start()
+    try:
+        run(child, 1, 60)
+    except KeyboardInterrupt:
+        out["interrupted"] = [child.alive, run(child, 1, 5).status]
     child, _ = load("exits", "import os\\ndef f(x):\\n    os._exit(3)\\n")
     r = run(child, 1, 30)
     out["exits"] = [r.status, r.detail, child.alive]
@@ -75,6 +83,7 @@ def test_processes_without_linux_features(tmp_path):
     assert "hello from import" in out["good_output"] and "in f" in out["good_output"]   # kept apart from replies
     assert out["loops"] == ["timeout", "no answer within 1 s", False, True]
     assert out["after_timeout"] == ["ok", 5]                                            # the next process serves
+    assert out["interrupted"] == [False, "died"]          # its late reply cannot answer a later call
     assert out["exits"] == ["died", "the process exited with code 3 (sys.exit or os._exit in your code?)", False]
     assert out["cannot_start"] == ("the student process could not start (exit status 1): "
                                    "ModuleNotFoundError: No module named 'no_such_module'")   # one line, no traceback
