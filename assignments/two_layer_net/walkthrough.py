@@ -18,10 +18,10 @@ import matplotlib.pyplot as plt
 from helpers import compute_numeric_gradient, get_toy_data, load_digits, rel_error
 
 # %% [markdown] before=forward
-# The network maps an input row `x` (D features) to C class scores:
+# The network maps each input row (D features) to C class scores, in math:
 #
-#     hidden = relu(X @ W1 + b1)      # (N, H)
-#     scores = hidden @ W2 + b2       # (N, C)
+#     h = max(0, X W1 + b1)      the hidden layer, N x H (the max is taken entry by entry)
+#     s = h W2 + b2              the scores, N x C (b1, b2 are added to every row)
 #
 # Implement `nn_forward_pass(params, X)` returning `(scores, hidden)`, and the
 # `y is None` branch of `nn_forward_backward`, which returns the scores only.
@@ -41,19 +41,27 @@ with attempt("the forward pass on the toy data"):
 # `exp`, or large scores overflow to `inf` and the loss becomes `nan`.
 
 # %% [markdown] before=gradients
-# Backpropagate by hand, from the loss back to each parameter:
+# The backward pass, in math. With p[i, j] = exp(s[i, j]) / sum_k exp(s[i, k]) (the
+# softmax of row i), the loss is
 #
-#     dscores = (softmax(scores) - one_hot(y)) / N
-#     grads['W2'] = hidden.T @ dscores + 2 * reg * W2;  grads['b2'] = dscores.sum(0)
-#     dhidden = (dscores @ W2.T) * (hidden > 0)
-#     grads['W1'] = X.T @ dhidden + 2 * reg * W1;       grads['b1'] = dhidden.sum(0)
+#     L = (1/N) sum_i -log p[i, y_i]  +  reg * (sum of W1's squares + sum of W2's squares)
+#
+# 1. Scores: for one row, d(-log p[y]) / ds[j] = p[j] - [j = y] (the softmax minus the
+#    one-hot label); the mean over the batch divides every row by N.
+# 2. Second layer: dL/dW2[k, j] = sum over rows i of h[i, k] * dL/ds[i, j], plus the slope
+#    of the regularization, 2 * reg * W2; dL/db2[j] = sum over rows i of dL/ds[i, j].
+# 3. Back into the hidden layer: dL/dh[i, k] = sum over j of dL/ds[i, j] * W2[k, j]; the
+#    ReLU passes it where its input was positive (h > 0) and stops it elsewhere.
+# 4. First layer: as step 2, with X in place of h and the gradient of step 3 in place of dL/ds.
 #
 # Do not modify `params`, `X` or `y` in place, and keep the input's dtype and device.
 
 # %% [markdown] after=gradients
-# Check your gradients yourself: `compute_numeric_gradient` nudges each entry of a
-# parameter by ±h and measures how your loss changes (central differences). In
-# float64, the relative error to your analytic gradient should be below about 1e-7.
+# Check each piece numerically: `compute_numeric_gradient` nudges each entry of a
+# parameter by ±h and measures how your loss changes (central differences). The
+# gradients are checked in the order of the steps: b2 tests step 1 alone, W2 adds step 2,
+# b1 tests step 3, W1 step 4. In float64 the relative error should be below about 1e-7;
+# fix the first one that is not (the later ones build on it).
 
 # %% after=gradients
 with attempt("the numeric gradient check"):
@@ -62,11 +70,12 @@ with attempt("the numeric gradient check"):
     reg = 0.05
     loss, grads = two_layer_net.nn_forward_backward(params, toy_X, toy_y, reg=reg)
     print(f"loss {loss.item():.6f}")
-    for name in ("W1", "b1", "W2", "b2"):
+    steps = {"b2": "step 1", "W2": "step 2", "b1": "step 3", "W1": "step 4"}
+    for name, step in steps.items():
         f = lambda _: two_layer_net.nn_forward_backward(params, toy_X, toy_y, reg=reg)[0]
         numeric = compute_numeric_gradient(f, params[name], h=1e-6)
         err = rel_error(numeric, grads[name])
-        print(f"grads['{name}']: rel_error {err:.2e} {'ok' if err < 1e-7 else '<- too large: check this gradient'}")
+        print(f"grads['{name}'] ({step}): rel_error {err:.2e} {'ok' if err < 1e-7 else '<- check this step'}")
 
 # %% [markdown] before=training
 # `sample_batch` draws a minibatch with replacement; `nn_train` runs stochastic
