@@ -31,7 +31,7 @@ from grader.assignment import Assignment, CheckSpec
 from grader.checks import CheckResult, JudgeContext, MalformedReply, Verdict
 from grader.checks.values import unlike
 from grader.checks.diagnose import hint_for_error
-from grader.integrity import TAMPERING, autograd_reached, scan_submission
+from grader.integrity import autograd_reached, reached, scan_submission, voiding
 from grader.notebook import EXECUTE
 from grader.report.model import Report
 from grader.runner import (IMPORT_TIMEOUT_S, GradeOptions, ModuleSession, SandboxLike, describe_error,
@@ -119,6 +119,7 @@ class GradingRun:
         self.integrity: list[dict] = scan_submission(submission, assignment)   # static; the child's are added
         self._workdir: Path | None = None
         self._calls: dict[str, set[str]] | None = None   # graded function -> graded names it calls
+        self._measured: dict[str, set[str]] = {}         # check -> what its probe observed in the child
         self._opened = False
         self._output = ""
         nb = submission.notebook
@@ -235,6 +236,7 @@ class GradingRun:
             return self._result(spec, "error", describe_error(error, self.module_file, self.line_map),
                                 hint_for_error(error.get("type", ""), error.get("message", "")),
                                 duration=outcome.duration_s, output=printed)
+        self._measured[spec.name] = set(outcome.measured)
         verdict, grader_error = judge_reply(spec, self.assignment, outcome.value, ref, device)
         if grader_error:  # a bug in a judge: the grader failed, not the student
             self.grader_errors.append(grader_error)
@@ -248,14 +250,16 @@ class GradingRun:
         return _unique(self.integrity + (self.session.integrity if self.session is not None else []))
 
     def _not_forged(self, spec: CheckSpec, result: CheckResult) -> CheckResult:
-        """A check that credits something observed inside the child (``measures``) is
-        not credited when the submission shows signs of tampering with such
-        observations, or (``measures`` "autograd") when autograd is reachable from
-        the functions it checks. Values compared with the reference need no such
-        rule: faking them takes computing them."""
-        if not spec.measures or result.score <= 0:
+        """A check that credits something observed inside the child (``measures`` in
+        the toml, or a watch its probe used: ``ctx.watch_autograd()``...) is not
+        credited when the submission shows signs of tampering with such
+        observations, or (``measures = ["autograd"]``, declared) when autograd is
+        reachable from the functions it checks. Values compared with the reference
+        need no such rule: faking them takes computing them."""
+        measures = set(spec.measures) | self._measured.get(spec.name, set())
+        if not measures or result.score <= 0:
             return result
-        evidence = [f["evidence"] for f in self._flags() if f.get("kind") in TAMPERING]
+        evidence = [f["evidence"] for f in voiding(self._flags(), reached(self.submission, spec.uses))]
         why = "the submission shows signs of tampering with the grader"
         if not evidence and "autograd" in spec.measures:
             evidence = autograd_reached(self.submission, spec.uses)

@@ -54,6 +54,7 @@ class ProbeContext:
     helpers: types.ModuleType | None
     workdir: Path
     printed: list[str] = field(default_factory=list)
+    measured: set[str] = field(default_factory=set)   # the watches the probe used: what it observed in here
 
     def tensor(self, value: Any, dtype: Any = None):
         """A torch tensor made on the CPU from ``value``, then moved to the device."""
@@ -70,6 +71,7 @@ class ProbeContext:
     @contextlib.contextmanager
     def capture_stdout(self):
         """Collect what the student prints (Python-level and file-descriptor level)."""
+        self.measured.add("stdout")
         sys.stdout.flush()
         buf = io.StringIO()
         with tempfile.TemporaryFile(mode="w+b", dir=self.workdir) as raw:
@@ -110,6 +112,7 @@ class ProbeContext:
         """
         import torch
 
+        self.measured.add("autograd")
         trusted = _trusted_autograd()
         used: list[str] = []
         backward, grad, functional_backward = torch.Tensor.backward, torch.autograd.grad, torch.autograd.backward
@@ -160,6 +163,7 @@ class ProbeContext:
         """Record, inside the block, every torch.optim optimizer built (class and lr)
         and every zero_grad call (an optimizer's or a module's): for hints such as
         "your Adam was built with the wrong lr" or "gradients never zeroed"."""
+        self.measured.add("optimizers")
         return OptimizerWatch()
 
 
@@ -379,7 +383,8 @@ class IntegrityWatch:
         if sys.gettrace() is not None or sys.getprofile() is not None:
             flags.append({"kind": "trace", "evidence": f"a trace or profile function (sys.settrace/setprofile) "
                                                       f"was left set {when}"})
-        alive = [t for t in threading.enumerate() if t.ident not in self.threads and t.is_alive()]
+        alive = [t for t in threading.enumerate() if t.ident not in self.threads and t.is_alive()
+                 and t.name != "bpg-output-pump"]
         if alive:
             names = ", ".join(sorted(t.name for t in alive)[:5])
             flags.append({"kind": "thread", "evidence": f"{len(alive)} thread(s) left running {when} ({names})"})
@@ -472,38 +477,60 @@ def read_running(workdir: Path) -> list[str]:
 
 @contextlib.contextmanager
 def _capture_printed(limit: int = 64 * 1024):
-    """What the student's code prints during one request, file-descriptor level
-    (stdout and stderr). The text is also passed on to the real output, so the
-    grader's capture of the whole run stays complete and in order; the request's
-    own share lets reports show a public check's output and withhold a hidden one's."""
+    """What the student's code prints during one request (stdout and stderr, file
+    descriptor level), through a pipe: a pump thread keeps the first ``limit`` bytes
+    for the request and passes everything on to the real output, so the grader's
+    capture of the whole run stays complete, in order and capped where it always was.
+    The request's own share lets reports show a public check's output and withhold a
+    hidden one's."""
+    import threading
+
     sink: list[str] = []
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
     try:
-        raw = tempfile.TemporaryFile(mode="w+b")
+        r, w = os.pipe()
         saved = (os.dup(1), os.dup(2))
-    except OSError:  # no room for a file: leave the output where it goes
+    except OSError:  # out of descriptors: leave the output where it goes
         yield sink
         return
-    os.dup2(raw.fileno(), 1)
-    os.dup2(raw.fileno(), 2)
+    kept = bytearray()
+
+    def pump() -> None:
+        while True:
+            try:
+                chunk = os.read(r, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            if len(kept) < limit:
+                kept.extend(chunk[: limit - len(kept)])
+            view = memoryview(chunk)
+            while view:
+                try:
+                    view = view[os.write(saved[0], view):]
+                except OSError:
+                    break
+
+    thread = threading.Thread(target=pump, name="bpg-output-pump", daemon=True)
+    thread.start()
+    os.dup2(w, 1)
+    os.dup2(w, 2)
+    os.close(w)
     try:
         yield sink
     finally:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        os.dup2(saved[0], 1)
+        os.dup2(saved[0], 1)   # the pipe's last writers go: the pump reads to the end
         os.dup2(saved[1], 2)
-        raw.seek(0)
-        data = raw.read(1 << 20)
-        raw.close()
-        with contextlib.suppress(OSError):
-            os.write(saved[0], data)
+        thread.join(timeout=2)  # a process the student started may still hold the pipe
         for fd in saved:
             os.close(fd)
-        sink.append(data[:limit].decode("utf-8", errors="replace"))
+        sink.append(bytes(kept).decode("utf-8", errors="replace"))
 
 
 def _import_file(name: str, path: str) -> types.ModuleType:
@@ -557,7 +584,7 @@ def _run(state: _State, req: dict) -> dict:
             inputs = _make_inputs(state, req["make_inputs"], req.get("inputs_args", {}))
         _seed(req.get("seed", 0))
         value = getattr(state.probes, req["probe"])(state.student, inputs, ctx)
-        return {"ok": True, "value": to_plain(value)}
+        return {"ok": True, "value": to_plain(value), "measured": sorted(ctx.measured)}
     except SystemExit as exc:
         err = _error(exc, state.student_file)
         err["message"] = f"exit({exc.code!r}) called"

@@ -23,11 +23,16 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-__all__ = ["Finding", "scan_source", "scan_submission", "autograd_reached", "TAMPERING"]
+__all__ = ["Finding", "scan_source", "scan_submission", "autograd_reached", "reached", "voiding",
+           "VOIDS_AT_RUNTIME", "VOIDS_IN_CHECKED_CODE"]
 
-# Flags of these kinds make in-child measurements worthless for the whole submission.
-TAMPERING = ("grader-internals", "introspection", "builtins", "trace", "concurrency", "native", "patch", "fd",
-             "autograd", "modules", "reply", "thread", "process")
+# What voids a check that measures inside the child: a change the child itself saw
+# to the measuring machinery (whatever code made it), or a static sign of tampering in
+# the code the check runs (its `uses` and what they call). A fork bomb or a file
+# deleted at import touches no measurement: it costs only what it breaks.
+VOIDS_AT_RUNTIME = ("patch", "modules", "trace", "thread", "reply")
+VOIDS_IN_CHECKED_CODE = ("grader-internals", "introspection", "builtins", "trace", "concurrency", "native", "patch",
+                         "fd", "autograd")
 
 _GRADER_MODULES = ("grader", "_assignment_probes", "probes", "harness")
 _CONCURRENCY_MODULES = ("threading", "_thread", "multiprocessing", "concurrent", "subprocess", "pty",
@@ -47,7 +52,6 @@ _CALLS = {
                     "signal.signal", "signal.setitimer", "signal.alarm", "os.kill", "os.killpg"),
     "fd": ("os.write", "os.writev", "os.pwrite", "os.dup", "os.dup2", "os.fdopen", "os.sendfile", "os.set_blocking",
            "os.close", "os.closerange", "io.FileIO"),
-    "builtins": ("__import__",),
 }
 _ATTRIBUTES = {
     "introspection": ("f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "gi_frame", "cr_frame",
@@ -80,7 +84,7 @@ class Finding:
 
     def flag(self) -> dict:
         where = "" if self.where == "<module>" else f" (in {self.where})"
-        return {"kind": self.kind, "evidence": f"{self.evidence}{where}"}
+        return {"kind": self.kind, "evidence": f"{self.evidence}{where}", "where": self.where, "source": "static"}
 
 
 _PUBLIC_GRADER = ("grader.datasets",)   # the data loaders the provided helpers use
@@ -328,7 +332,25 @@ def scan_submission(submission, assignment=None) -> list[dict]:
     return flags
 
 
-def autograd_reached(submission, uses: tuple[str, ...]) -> list[str]:
+def _reached(reading: SourceReading, uses) -> list[str]:
+    seen, todo, order = set(), list(uses), []
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in reading.mentions:
+            continue
+        seen.add(name)
+        order.append(name)
+        todo += sorted(reading.mentions[name])
+    return order
+
+
+def reached(submission, uses) -> set[str]:
+    """The top-level functions and classes of the student module that the names in
+    ``uses`` reach through the names their bodies mention (helpers, other graded ones)."""
+    return set(_reached(read_source(submission.source), uses))
+
+
+def autograd_reached(submission, uses) -> list[str]:
     """Evidence that autograd is used by the functions ``uses`` names, or by anything
     of the module they mention (helpers, aliases taken at import), transitively."""
     reading = read_source(submission.source)
@@ -336,12 +358,17 @@ def autograd_reached(submission, uses: tuple[str, ...]) -> list[str]:
     for f in reading.findings:
         if f.kind in ("autograd-use", "autograd") and f.where != "<module>":
             by_def.setdefault(f.where, []).append(f.evidence)
-    seen, todo, evidence = set(), list(uses), []
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in reading.mentions:
-            continue
-        seen.add(name)
-        evidence += [f"{e} (in {name})" for e in by_def.get(name, [])]
-        todo += sorted(reading.mentions[name])
-    return evidence
+    return [f"{e} (in {name})" for name in _reached(reading, uses) for e in by_def.get(name, [])]
+
+
+def voiding(flags: list[dict], checked: set[str]) -> list[dict]:
+    """The flags that void a check measuring in the child whose code is ``checked``
+    (see :data:`VOIDS_AT_RUNTIME`, :data:`VOIDS_IN_CHECKED_CODE`)."""
+    out = []
+    for f in flags:
+        if f.get("source") == "static":
+            if f.get("kind") in VOIDS_IN_CHECKED_CODE and f.get("where") in checked:
+                out.append(f)
+        elif f.get("kind") in VOIDS_AT_RUNTIME:
+            out.append(f)
+    return out

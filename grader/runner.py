@@ -129,6 +129,7 @@ class Outcome:
     time_limit: bool = False  # died of a CPU time limit: as good as a timeout
     running: list[str] = field(default_factory=list)  # student functions executing when it stopped
     forged_previous: bool = False  # this reply belonged to the previous request: that one was forged
+    measured: list[str] = field(default_factory=list)  # what the probe observed in the child (its watches)
 
 
 def _where(error: dict, line_map: tuple = ()) -> str:
@@ -260,7 +261,9 @@ class ModuleSession:
         printed = answer.get("printed") if isinstance(answer.get("printed"), str) else ""
         self.integrity += [f for f in answer.get("integrity") or [] if isinstance(f, dict)]
         if answer["ok"]:
-            return Outcome("ok", value=answer.get("value"), duration_s=reply.duration_s, printed=printed)
+            measured = [m for m in answer.get("measured") or [] if isinstance(m, str)]
+            return Outcome("ok", value=answer.get("value"), duration_s=reply.duration_s, printed=printed,
+                           measured=measured)
         return Outcome("error", error=answer.get("error") or {}, duration_s=reply.duration_s, printed=printed)
 
     def make_inputs(self, fn: str, args: dict, seed: int) -> Any:

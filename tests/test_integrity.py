@@ -102,3 +102,15 @@ def test_right_code_is_not_flagged(assignment):
 def test_static_read(source, kind):
     kinds = {f.kind for f in scan_source(source)} - {"autograd-use"}
     assert (kind in kinds) if kind else not kinds, kinds
+
+
+@pytest.mark.parametrize("name", ["patch_harness", "forked_helper", "wrap_probe"])
+def test_a_watched_check_is_not_credited_under_tampering_even_undeclared(sandboxes, tmp_path, name):
+    """The probe used ctx.watch_autograd(): that alone marks the check as measuring in
+    the child, so tampering flags void it without `measures` in the toml."""
+    a = get_assignment(A, ROOT)
+    path = tmp_path / f"{A}.py"
+    path.write_text(laundering_source(solution_source(A), name))
+    report = grade(load_submission(path, a.module, name), a, sandboxes(A), GradeOptions(only=("no_autograd",)))
+    (check,) = report.checks
+    assert check.status == "failed" and check.message.startswith("not credited: the submission shows signs")
