@@ -195,7 +195,7 @@ class LocalProcesses:
         # The grader as this process imports it: found by site when it is installed, else
         # (a checkout on sys.path) named here; a site folder is never put before the stdlib.
         pkg_root = Path(__file__).resolve().parents[2]
-        if pkg_root not in {Path(p).resolve() for p in site.getsitepackages()}:
+        if pkg_root not in {Path(p).resolve() for p in [*site.getsitepackages(), site.getusersitepackages()]}:
             env["PYTHONPATH"] = os.pathsep.join([str(pkg_root)] + [p for p in [env.get("PYTHONPATH")] if p])
         kwargs: dict = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" \
             else {"start_new_session": True}
