@@ -81,8 +81,8 @@ class AssignmentFile(pytest.File):
         lines = self.path.read_text(encoding="utf-8").splitlines()
         for spec in checks.public():
             # Where the check is declared: pytest's reports point there (0-based).
-            line = next((i for i, text in enumerate(lines) if re.fullmatch(rf'\s*name\s*=\s*"{re.escape(spec.name)}"\s*',
-                                                                         text)), 0)
+            declared = re.compile(rf'\s*name\s*=\s*"{re.escape(spec.name)}"\s*')
+            line = next((i for i, text in enumerate(lines) if declared.fullmatch(text)), 0)
             item = CheckItem.from_parent(self, name=spec.name, checks=checks, line=line)
             item.add_marker("backprop_check")
             if spec.part:

@@ -75,7 +75,8 @@ SCRIPT = textwrap.dedent('''
 
 def test_processes_without_linux_features(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(NOT_LINUX), str(ROOT)])}
-    run = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+    run = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True, env=env,
+                         timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     out = json.loads(run.stdout.split("RESULT", 1)[1])
     assert out["good"] == ["ok", True, "ok", 42]
@@ -118,7 +119,8 @@ def _running(pid: int) -> bool:
 
 def test_a_child_ends_when_its_grader_dies_mid_loop(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(NOT_LINUX), str(ROOT)])}
-    run = subprocess.run([sys.executable, "-c", ORPHAN, str(tmp_path)], capture_output=True, text=True, env=env, timeout=300)
+    run = subprocess.run([sys.executable, "-c", ORPHAN, str(tmp_path)], capture_output=True, text=True, env=env,
+                         timeout=300)
     pid = int(run.stdout.split()[-1])
     deadline = time.monotonic() + 60
     while _running(pid) and time.monotonic() < deadline:
