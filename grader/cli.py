@@ -192,7 +192,7 @@ def _run(args) -> int:
         paths = api.release(args.name, args.out, args.root, repo=args.repo)
         print(f"wrote the student {'repository' if args.repo else 'bundle'} for {args.name} to {args.out} "
               f"({len(paths)} files)")
-        print(f"  students: cd {args.out} && pytest")
+        print(f"  students: {args.out}/README.md installs it in one line, then `python -m pytest` there")
         if args.repo:
             print(f"  GitHub Classroom: push {args.out} as the template repository; each push runs "
                   f".github/workflows/classroom.yml")

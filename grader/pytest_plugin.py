@@ -15,12 +15,13 @@ limit here (default 10 s): an infinite loop fails its check instead of hanging.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from grader.checks import CheckResult
-from grader.student.bundle import DEFAULT_CHECK_TIMEOUT_S, BundleChecks, SetupProblem
+from grader.student.bundle import DEFAULT_CHECK_TIMEOUT_S, GPU_SKIPPED, BundleChecks, SetupProblem
 
 _STATE_KEY = pytest.StashKey[dict]()          # bundle folder -> its BundleChecks
 _TIMEOUT_KEY = pytest.StashKey[float]()
@@ -77,11 +78,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 class AssignmentFile(pytest.File):
     def collect(self):
         checks = _bundle_checks(self.config, self.path.parent.parent)
+        lines = self.path.read_text(encoding="utf-8").splitlines()
         for spec in checks.public():
-            item = CheckItem.from_parent(self, name=spec.name, checks=checks)
+            # Where the check is declared: pytest's reports point there (0-based).
+            declared = re.compile(rf'\s*name\s*=\s*"{re.escape(spec.name)}"\s*')
+            line = next((i for i, text in enumerate(lines) if declared.fullmatch(text)), 0)
+            item = CheckItem.from_parent(self, name=spec.name, checks=checks, line=line)
             item.add_marker("backprop_check")
             if spec.part:
                 item.extra_keyword_matches.add(spec.part)   # `pytest -k loss` selects a part
+            if spec.requires == "cuda":   # skipped where the check is, not where the plugin raises
+                item.add_marker(pytest.mark.skip(reason=GPU_SKIPPED))
             yield item
 
 
@@ -103,9 +110,9 @@ def failure_text(name: str, r: CheckResult) -> str:
 
 
 class CheckItem(pytest.Item):
-    def __init__(self, *, checks: BundleChecks, **kwargs):
+    def __init__(self, *, checks: BundleChecks, line: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.checks = checks
+        self.checks, self.line = checks, line
 
     def runtest(self) -> None:
         try:
@@ -125,7 +132,7 @@ class CheckItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return self.path, None, f"{self.checks.assignment.name}::{self.name}"
+        return self.path, self.line, f"{self.checks.assignment.name}::{self.name}"
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

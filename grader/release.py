@@ -76,6 +76,7 @@ def _readme(assignment: Assignment, torch_version: str, check_timeout: float) ->
 
     public = [c for c in assignment.checks if c.visibility == "public"]
     hidden = [c for c in assignment.checks if c.visibility == "hidden"]
+    gpu = sum(c.points for c in public if c.requires == "cuda")   # skipped on a laptop without CUDA
     provided = (" " + ", ".join(f"`{p}`" for p in assignment.provided) + " "
                 + ("has" if len(assignment.provided) == 1 else "have") + " what the assignment provides."
                 if assignment.provided else "")
@@ -86,7 +87,8 @@ def _readme(assignment: Assignment, torch_version: str, check_timeout: float) ->
     return env.get_template("README.md.j2").render(
         intro=intro.rstrip(), module=assignment.module, provided=provided, torch=torch_version,
         check_timeout=f"{check_timeout:g}", public=public, hidden=hidden,
-        public_points=f"{sum(c.points for c in public):g}", hidden_points=f"{sum(c.points for c in hidden):g}")
+        public_points=f"{sum(c.points for c in public):g}", hidden_points=f"{sum(c.points for c in hidden):g}",
+        gpu_points=f"{gpu:g}" if gpu else None)
 
 
 def _torch_requirement() -> str:

@@ -90,6 +90,9 @@ def test_solution_passes_and_imports_once(bundle, tmp_path):
 
 
 def test_half_done_matches_the_sandboxed_grade_and_lf_reruns_the_failures(bundle, tmp_path, sandboxes):
+    # A project above the bundle turning pytest's cache off (as this repo does) changes
+    # nothing: the bundle's own pytest.ini is the configuration.
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = "-p no:cacheprovider"\n')
     code, out = student_pytest(bundle, tmp_path, HALF_DONE)
     graded = tmp_path / f"{A}.py"
     graded.write_text(HALF_DONE)
@@ -119,14 +122,15 @@ def test_k_selects_checks_by_name_or_part(bundle, tmp_path):
 
 
 def test_an_infinite_loop_costs_one_time_limit(bundle, tmp_path):
-    code, out = student_pytest(bundle, tmp_path, LOOPS, "--check-timeout", "2", "-p", "no:cacheprovider")
+    # 5 s: short for a test, and still 10x what the slowest check the loop spares takes here.
+    code, out = student_pytest(bundle, tmp_path, LOOPS, "--check-timeout", "5", "-p", "no:cacheprovider")
     assert code == 1
-    assert out.count("timed out: no answer within 2 s") == 1      # the first check that calls it
+    assert out.count("timed out: no answer within 5 s") == 1      # the first check that calls it
     first = re.search(r"::(\w+) FAILED", out).group(1)
     assert out.count(f"not run: nn_forward_backward did not return in check {first}") >= 5
     assert "pytest --check-timeout SECONDS changes it" in out
 
-    code, out = student_pytest(bundle, tmp_path, None, "-x", "--check-timeout", "2", "-p", "no:cacheprovider")
+    code, out = student_pytest(bundle, tmp_path, None, "-x", "--check-timeout", "5", "-p", "no:cacheprovider")
     assert code == 1 and list(statuses(out).values()).count("FAILED") == 1
     assert "stopping after 1 failures" in out
 

@@ -24,9 +24,10 @@ from pathlib import Path
 from grader.assignment import Assignment, CheckSpec
 from grader.checks import CheckResult
 
-__all__ = ["BundleChecks", "Totals", "DEFAULT_CHECK_TIMEOUT_S", "SetupProblem"]
+__all__ = ["BundleChecks", "Totals", "DEFAULT_CHECK_TIMEOUT_S", "GPU_SKIPPED", "SetupProblem"]
 
 DEFAULT_CHECK_TIMEOUT_S = 10.0   # a check's time here: a laptop runs the slowest public check in ~1 s
+GPU_SKIPPED = "needs a CUDA GPU; the checks here run on the CPU, so it is skipped and counts for nothing"
 
 
 class SetupProblem(Exception):
@@ -47,7 +48,8 @@ class Totals:
         if self.ran == self.public:
             head = f"public checks: {self.score:g} / {self.max_score:g} points"
         else:
-            head = (f"public checks: {self.score:g} / {self.max_score:g} points from the {self.ran} checks run "
+            checks = "check" if self.ran == 1 else "checks"
+            head = (f"public checks: {self.score:g} / {self.max_score:g} points from the {self.ran} {checks} run "
                     f"(of {self.public}, {self.public_points:g} points; run them all to see your total)")
         out = [head]
         if self.hidden:
@@ -114,7 +116,10 @@ class BundleChecks:
             self.close()
             self.results, self._sha = {}, sha
         if name not in self.results:
-            self.results[name] = self._explain_timeout(self._grading_run().check(spec))
+            r = self._explain_timeout(self._grading_run().check(spec))
+            if r.status == "skipped" and spec.requires == "cuda":   # whether or not this machine has one
+                r = replace(r, message=GPU_SKIPPED)
+            self.results[name] = r
         return self.results[name]
 
     def _grading_run(self):

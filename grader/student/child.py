@@ -7,10 +7,11 @@ runs, file descriptors 0 and 1 are moved aside so that what the student's code p
 keeps as the process's output, and fd 0 reads nothing.
 
 A thread reads the requests, so that the process ends by itself when the grader's
-end of the pipe closes (no PDEATHSIG outside Linux). The first frame says the process is ready (after the preloaded modules, torch
-included, are imported) and which protections it has. No confinement: this is the
-student's own code on the student's own machine; what protects them from an
-infinite loop is the grader's time limit on each call.
+end of the pipe closes (no PDEATHSIG outside Linux). The first frame says the
+process is ready (after the preloaded modules, torch included, are imported) and
+which protections it has. No confinement: this is the student's own code on the
+student's own machine; what protects them from an infinite loop is the grader's
+time limit on each call.
 """
 from __future__ import annotations
 

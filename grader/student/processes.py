@@ -100,9 +100,12 @@ class LocalChild:
             raise SandboxError(f"the student process did not start within {timeout_s:g} s")
         status, data = got
         if status != "ok":
-            self.kill()
-            raise SandboxError(f"the student process could not start ({self.exit_detail}): "
-                               f"{self.output()[-2000:].strip()}")
+            self.kill(grace_s=5)
+            # The error's last line (e.g. "ModuleNotFoundError: No module named 'torch'"), not
+            # a traceback that every check would repeat.
+            last = next((line for line in reversed(self.output().splitlines()) if line.strip()), "")
+            raise SandboxError(f"the student process could not start (exit status {self._proc.returncode}): "
+                               f"{last[:500]}")
         self.protections = json.loads(data).get("protections", [])
 
     def call(self, payload: bytes, timeout_s: float) -> Reply:
@@ -112,7 +115,11 @@ class LocalChild:
         # Written from a thread: a child stuck in student code stops reading, and a
         # large request would then block here past the deadline.
         threading.Thread(target=self._send, args=(payload,), daemon=True).start()
-        got = self._await(timeout_s)
+        try:
+            got = self._await(timeout_s)
+        except BaseException:   # Ctrl-C in a notebook: this reply must not reach the next call
+            self.kill()
+            raise
         took = time.monotonic() - started
         if got is None:
             self.kill()
@@ -120,17 +127,24 @@ class LocalChild:
         status, data = got
         if status == "ok":
             return Reply("ok", data, duration_s=took)
-        self.kill()
+        self.kill(grace_s=2 if status == "died" else 0)   # it closed its end: it is exiting
         return Reply(status, detail=data.decode() if status == "protocol" else self.exit_detail, duration_s=took)
 
     def output(self) -> str:
         """What the process printed so far (capped)."""
         return self._tap.text()
 
-    def kill(self) -> None:
+    def kill(self, grace_s: float = 0.0) -> None:
+        """End the process (and what it started); ``grace_s``: first wait that long for
+        it to exit by itself, so that its own exit status is what gets reported."""
         if not self.alive:
             return
         self.alive = False
+        if grace_s:
+            try:
+                self._proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                pass
         _kill_tree(self._proc)
         try:
             self._proc.wait(timeout=10)
@@ -181,7 +195,7 @@ class LocalProcesses:
         # The grader as this process imports it: found by site when it is installed, else
         # (a checkout on sys.path) named here; a site folder is never put before the stdlib.
         pkg_root = Path(__file__).resolve().parents[2]
-        if pkg_root not in {Path(p).resolve() for p in site.getsitepackages()}:
+        if pkg_root not in {Path(p).resolve() for p in [*site.getsitepackages(), site.getusersitepackages()]}:
             env["PYTHONPATH"] = os.pathsep.join([str(pkg_root)] + [p for p in [env.get("PYTHONPATH")] if p])
         kwargs: dict = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if os.name == "nt" \
             else {"start_new_session": True}
