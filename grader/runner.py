@@ -93,7 +93,8 @@ def make_sandbox(assignment: Assignment, limits: Limits | None = None, hide: lis
         uid=UID_BASE if can_drop_privileges() else None,
         hide=tuple(sorted({str(p.resolve()) for p in hidden})),
         expose=tuple(sorted({str(p.resolve()) for p in readable if p.exists()})),
-        device=device,
+        # "auto" may end up on the GPU: expose it whenever the machine has one.
+        device="cuda" if device == "cuda" or (device == "auto" and Path("/dev/nvidiactl").exists()) else "cpu",
     )
     preload = ["numpy", *assignment.preload, "grader.harness"]
     return Sandbox(preload=list(dict.fromkeys(preload)), handler=HANDLER, limits=limits, isolation=isolation)
