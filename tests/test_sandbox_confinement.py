@@ -76,3 +76,27 @@ def test_children_can_import_python_whatever_confinement_is_left(tmp_path):
         child = sandbox.spawn(work, lease=lease)
         assert child.call(b"", 10).payload == b"ok"
         child.close()
+
+
+def test_a_hidden_folder_inside_an_exposed_one_is_empty(tmp_path):
+    """A class folder kept inside the assignment's folder must not show classmates."""
+    from grader.sandbox import Isolation, Sandbox
+
+    exposed = tmp_path / "assignment"
+    (exposed / "class").mkdir(parents=True)
+    (exposed / "class" / "classmate.py").write_text("answer = 42")
+    for p in (tmp_path, exposed, exposed / "class"):
+        p.chmod(0o755)
+    (exposed / "list_handler.py").write_text(
+        "import os\ndef handle(req, ctx):\n    return repr(os.listdir(req.decode())).encode()\n")
+    with Sandbox(preload=[], handler="list_handler:handle", sys_path=[str(exposed)],
+                 isolation=Isolation(hide=(str(exposed / "class"),))) as sandbox:
+        if not sandbox.private_scratch:
+            import pytest
+            pytest.skip("no mount namespace in this mode: a folder inside an exposed one cannot be covered")
+        work = tmp_path / "w"
+        work.mkdir()
+        child = sandbox.spawn(work)
+        assert b"list_handler.py" in child.call(str(exposed).encode(), 10).payload
+        assert child.call(str(exposed / "class").encode(), 10).payload == b"[]"
+        child.close()

@@ -127,7 +127,8 @@ def confine(limits: dict, isolation: dict, workdir: str, plan: dict, read: list[
     target_gid = os.getegid() if uid is None else (isolation.get("gid") or uid)
 
     if plan.get("mountns"):
-        got = mounts.private_root(workdir, read, devices, int(limits["scratch_bytes"]), target_uid, target_gid)
+        got = mounts.private_root(workdir, read, devices, int(limits["scratch_bytes"]), target_uid, target_gid,
+                                  tuple(isolation.get("hide", ())))
         active.append(("private_root", "private root: only Python, the grader, the assignment and the scratch "
                                        "folder exist" + ("" if got["proc"] else " (no /proc)")))
         active.append(("scratch", f"scratch: a fresh {limits['scratch_bytes'] >> 20} MiB tmpfs at every start"))
