@@ -404,7 +404,7 @@ def test_attack_costs_only_what_its_honest_part_loses(redteam_batch, name):
     lost = set(failing(report))
     assert lost <= allowed, f"{name} lost checks it should not: {lost - allowed}"
     assert report.score >= FULL - sum(ASSIGNMENT.check(n).points for n in allowed)
-    if allowed:
+    if allowed and name in ATTACKS:  # (a targeted attack may also cost nothing, e.g. a disk that is not full)
         assert lost, f"{name}: the attacked checks passed"
 
 
@@ -474,7 +474,15 @@ def test_header_lists_the_core_protections_of_this_mode(redteam_batch):
     for word in ("Landlock", "seccomp", "no capabilities", "rlimits"):
         assert any(word in p for p in protections), f"{word} missing from {protections}"
     if os.geteuid() == 0:
-        assert any(p.startswith("unprivileged user") for p in protections)
+        # As root a child gets a uid of its own, except where it could then not read
+        # Python: no private root, and Python installed where others cannot read it.
+        import sysconfig
+
+        from grader.sandbox.limits import readable_by_others
+
+        private = any(p.startswith("private root") for p in protections)
+        if private or readable_by_others(sysconfig.get_paths()["stdlib"]):
+            assert any(p.startswith("unprivileged user") for p in protections)
 
 
 def test_printing_is_capped_and_never_parsed(redteam_batch):
