@@ -146,7 +146,9 @@ def confine(limits: dict, isolation: dict, workdir: str, plan: dict, read: list[
         os.setuid(uid)
         active.append(("uid", f"unprivileged user (uid {uid})"))
     drop_capabilities(libc)  # a no-op after setuid; in a user namespace it is what takes the mounts out of reach
-    active.append(("caps", "no capabilities"))
+    same_root = uid is None and os.geteuid() == 0
+    active.append(("caps", "no capabilities" + (" (but uid 0, the grader's own: no uid of its own could be used)"
+                                                 if same_root else "")))
     _die_with_parent(libc)  # a uid change clears the parent-death signal
 
     # After the uid change: RLIMIT_NPROC is checked against the new uid.
