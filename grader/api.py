@@ -172,7 +172,7 @@ def grade(path: str | Path, assignment: str, out: Path | None = None, *, device:
     if own:
         with _fork_server_ignores_signals():
             sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[Path(out).resolve()] if out else [],
-                                   expose=_data_dirs(mnist_dir)).start()
+                                   expose=_data_dirs(mnist_dir), device=device).start()
     try:
         dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
         options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=_options(a, mnist_dir),
@@ -336,7 +336,7 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
     # Children see neither the class folder (other students) nor the outputs.
     with _fork_server_ignores_signals():
         sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[out.resolve(), src.resolve()],
-                               expose=_data_dirs(mnist_dir)).start()
+                               expose=_data_dirs(mnist_dir), device=device).start()
     try:
         dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
         key = grading_key(a, dev, overrides | ({"execute_notebook": notebook_timeout_s} if execute_notebook else {}))

@@ -78,8 +78,9 @@ def make_sandbox(assignment: Assignment, limits: Limits | None = None, hide: lis
     assignment's own files (what students are given anyway) and ``expose`` read-only,
     their scratch folder read-write; with ``device="cuda"`` also the GPU's device
     nodes and driver libraries. Nothing else exists for them. ``hide`` (outputs, the
-    class folder) and the course's answers are never exposed, even by a folder that
-    contains them. As root, each child runs under a uid of its own.
+    class folder) and the course's answers are never exposed; inside an exposed
+    folder they are covered (where the child has a private root). As root, each
+    child runs under a uid of its own.
     """
     # The course-wide folders when the layout is the usual one (no lab's answers are
     # readable while another lab is graded), else just this assignment's.
@@ -91,7 +92,8 @@ def make_sandbox(assignment: Assignment, limits: Limits | None = None, hide: lis
         uid=UID_BASE if can_drop_privileges() else None,
         hide=tuple(sorted({str(p.resolve()) for p in hidden})),
         expose=tuple(sorted({str(p.resolve()) for p in readable if p.exists()})),
-        device=device,
+        # "auto" may end up on the GPU: expose it whenever the machine has one.
+        device="cuda" if device == "cuda" or (device == "auto" and Path("/dev/nvidiactl").exists()) else "cpu",
     )
     preload = ["numpy", *assignment.preload, "grader.harness"]
     return Sandbox(preload=list(dict.fromkeys(preload)), handler=HANDLER, limits=limits, isolation=isolation)

@@ -201,32 +201,34 @@ except OSError as exc:
     print("NO NETWORK", exc)
 ''', set()),
     "forked_helpers_memory": ('''
-import os, time
-kids = []
-for _ in range(4):
+import os, select, time
+kids = {{}}
+for _ in range(10):
+    r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
-            block = bytearray(400 << 20)
+            block = bytearray(200 << 20)
             for i in range(0, len(block), 4096):
                 block[i] = 1
+            os.write(w, b"1")
         except MemoryError:
             os._exit(1)
         time.sleep(30)
         os._exit(0)
-    kids.append(pid)
-time.sleep(3)
-held = 0
-for pid in kids:
-    try:
-        held += int(next(l.split()[1] for l in open(f"/proc/{{pid}}/status") if l.startswith("VmRSS:")))
-    except (OSError, StopIteration):
-        pass
+    os.close(w)
+    kids[pid] = r
+time.sleep(4)
+holding = 0
+for pid, r in kids.items():
+    touched = bool(select.select([r], [], [], 0)[0]) and os.read(r, 1) == b"1"
+    alive = os.waitpid(pid, os.WNOHANG) == (0, 0)
+    holding += touched and alive
     try:
         os.kill(pid, 9)
     except OSError:
         pass
-print("HELD KiB", held)
+print("HOLDING", holding, "of 10 helpers with 200 MiB each")
 ''', "any"),
     "many_big_files": ('''
 import os
@@ -406,7 +408,7 @@ def test_attack_costs_only_what_its_honest_part_loses(redteam_batch, name):
     lost = set(failing(report))
     assert lost <= allowed, f"{name} lost checks it should not: {lost - allowed}"
     assert report.score >= FULL - sum(ASSIGNMENT.check(n).points for n in allowed)
-    if allowed:
+    if allowed and name in ATTACKS:  # (a targeted attack may also cost nothing, e.g. a disk that is not full)
         assert lost, f"{name}: the attacked checks passed"
 
 
@@ -459,8 +461,10 @@ def test_memory_counts_for_the_whole_process_tree(redteam_batch):
     if not _claims(report, "cgroup v"):
         assert any("no cgroup" in p for p in report.protections)  # and the header says so
         pytest.skip("no cgroup can be made in this mode (no delegated cgroup for this user): limits are per process")
-    held = re.search(r"HELD KiB (\d+)", report.output)
-    assert held is None or int(held.group(1)) * 1024 <= (3 << 29) + (64 << 20)
+    # 10 x 200 MiB > the 1.5 GiB limit of the batch: the cgroup's OOM killer must have
+    # ended some (without a cgroup all 10 hold their memory at once).
+    holding = int(re.search(r"HOLDING (\d+) of 10", report.output).group(1))
+    assert holding * 200 <= 1536
 
 
 def test_disk_is_bounded_by_the_scratch_tmpfs(redteam_batch):
@@ -476,7 +480,15 @@ def test_header_lists_the_core_protections_of_this_mode(redteam_batch):
     for word in ("Landlock", "seccomp", "no capabilities", "rlimits"):
         assert any(word in p for p in protections), f"{word} missing from {protections}"
     if os.geteuid() == 0:
-        assert any(p.startswith("unprivileged user") for p in protections)
+        # As root a child gets a uid of its own, except where it could then not read
+        # Python: no private root, and Python installed where others cannot read it.
+        import sysconfig
+
+        from grader.sandbox.limits import readable_by_others
+
+        private = any(p.startswith("private root") for p in protections)
+        if private or readable_by_others(sysconfig.get_paths()["stdlib"]):
+            assert any(p.startswith("unprivileged user") for p in protections)
 
 
 def test_printing_is_capped_and_never_parsed(redteam_batch):

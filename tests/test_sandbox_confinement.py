@@ -46,3 +46,57 @@ def test_renewing_a_scratch_folder_never_follows_links(tmp_path):
     assert scratch.stat().st_uid == uid and (scratch / "student.py").stat().st_uid == uid
     assert [(p.stat().st_uid, p.stat().st_mode) for p in (victim, victim_dir)] == before
     assert victim.read_text() == "secret"
+
+
+def test_children_can_import_python_whatever_confinement_is_left(tmp_path):
+    """Without a private root (as where mount namespaces are refused) a child under
+    another uid could not read a Python installed under /root: the start-up probe
+    must then keep the grader's uid rather than grade everyone into zeros."""
+    import sysconfig
+
+    from grader.sandbox import Isolation, Sandbox
+    from grader.sandbox.limits import readable_by_others
+
+    handler = tmp_path / "h"
+    handler.mkdir()
+    handler.chmod(0o755)
+    (handler / "stdlib_handler.py").write_text("def handle(req, ctx):\n    import wave\n    return b'ok'\n")
+    (handler / "stdlib_handler.py").chmod(0o644)
+    root = os.geteuid() == 0
+    with Sandbox(preload=[], handler="stdlib_handler:handle", sys_path=[str(handler)],
+                 isolation=Isolation(uid=3_000_000 if root else None, private_mounts=False)) as sandbox:
+        assert not sandbox.private_scratch
+        if root and not readable_by_others(sysconfig.get_paths()["stdlib"]):
+            assert not sandbox.plan["uid_change"]
+        work = tmp_path / "w"
+        work.mkdir()
+        lease = sandbox.allocate_uid()
+        if lease is not None:
+            renew_folder(work, lease.uid)
+        child = sandbox.spawn(work, lease=lease)
+        assert child.call(b"", 10).payload == b"ok"
+        child.close()
+
+
+def test_a_hidden_folder_inside_an_exposed_one_is_empty(tmp_path):
+    """A class folder kept inside the assignment's folder must not show classmates."""
+    from grader.sandbox import Isolation, Sandbox
+
+    exposed = tmp_path / "assignment"
+    (exposed / "class").mkdir(parents=True)
+    (exposed / "class" / "classmate.py").write_text("answer = 42")
+    for p in (tmp_path, exposed, exposed / "class"):
+        p.chmod(0o755)
+    (exposed / "list_handler.py").write_text(
+        "import os\ndef handle(req, ctx):\n    return repr(os.listdir(req.decode())).encode()\n")
+    with Sandbox(preload=[], handler="list_handler:handle", sys_path=[str(exposed)],
+                 isolation=Isolation(hide=(str(exposed / "class"),))) as sandbox:
+        if not sandbox.private_scratch:
+            import pytest
+            pytest.skip("no mount namespace in this mode: a folder inside an exposed one cannot be covered")
+        work = tmp_path / "w"
+        work.mkdir()
+        child = sandbox.spawn(work)
+        assert b"list_handler.py" in child.call(str(exposed).encode(), 10).payload
+        assert child.call(str(exposed / "class").encode(), 10).payload == b"[]"
+        child.close()

@@ -498,8 +498,11 @@ class Sandbox:
         }
         try:
             if self._cgroups is not None:
-                cgroup = self._cgroups.create(self.limits.memory_bytes, self.limits.max_processes)
-                config["cgroup_procs"] = cgroup.procs_files
+                try:
+                    cgroup = self._cgroups.create(self.limits.memory_bytes, self.limits.max_processes)
+                    config["cgroup_procs"] = cgroup.procs_files
+                except OSError as exc:  # this child goes without; its header will not claim one
+                    log.warning("no cgroup for this child: %s", exc)
             pid = self._request(config, [req_r, rep_w, out_w])["pid"]
             if pid <= 0:
                 raise SandboxError("the fork server could not make the child (see its error output)")

@@ -138,6 +138,20 @@ class Cgroups:
                 pass
 
 
+def _sweep_stale(folder: Path) -> None:
+    """Remove the ``bpg-<pid>-...`` folders of graders that died without cleaning up
+    (their children died with them: the folders are empty)."""
+    for stale in folder.glob("bpg-*"):
+        try:
+            os.kill(int(stale.name.split("-")[1]), 0)
+            continue          # that grader is still running
+        except ProcessLookupError:
+            pass
+        except (ValueError, IndexError, PermissionError):
+            continue
+        Cgroups("", {"": stale}).close()
+
+
 def open_cgroups(tag: str) -> Cgroups | None:
     """Our own sub-hierarchy (``bpg-<tag>``) for children, or None where the grader
     cannot make one. Tries v2 delegation first, then v1."""
@@ -151,6 +165,7 @@ def open_cgroups(tag: str) -> Cgroups | None:
             have = set((base / "cgroup.controllers").read_text().split())
             if {"memory", "pids"} <= have:
                 (base / "cgroup.subtree_control").write_text("+memory +pids" + (" +cpu" if "cpu" in have else ""))
+                _sweep_stale(base)
                 parent = base / f"bpg-{tag}"
                 parent.mkdir(exist_ok=True)
                 (parent / "cgroup.subtree_control").write_text("+memory +pids" + (" +cpu" if "cpu" in have else ""))
@@ -165,6 +180,7 @@ def open_cgroups(tag: str) -> Cgroups | None:
                 if ctrl == "cpu":
                     continue
                 raise OSError(f"no v1 {ctrl} hierarchy")
+            _sweep_stale(mnt / own[ctrl].lstrip("/"))
             parent = mnt / own[ctrl].lstrip("/") / f"bpg-{tag}"
             parent.mkdir(exist_ok=True)
             parents[ctrl] = parent

@@ -32,7 +32,8 @@ def python_paths() -> list[str]:
     """The standard library and every site-packages folder of the running Python."""
     paths = sysconfig.get_paths()
     found = [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
-    found += site.getsitepackages() + [site.getusersitepackages()] + [p for p in sys.path if p.endswith("site-packages")]
+    found += site.getsitepackages() + [site.getusersitepackages()]
+    found += [p for p in sys.path if p.endswith("site-packages")]  # added by .pth files (another venv's packages)
     return sorted({os.path.realpath(p) for p in found if os.path.isdir(p)} | {p for p in found if os.path.isdir(p)})
 
 

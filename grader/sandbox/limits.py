@@ -128,7 +128,8 @@ def confine(limits: dict, isolation: dict, workdir: str, plan: dict, read: list[
     target_gid = os.getegid() if uid is None else (isolation.get("gid") or uid)
 
     if plan.get("mountns"):
-        got = mounts.private_root(workdir, read, devices, int(limits["scratch_bytes"]), target_uid, target_gid)
+        got = mounts.private_root(workdir, read, devices, int(limits["scratch_bytes"]), target_uid, target_gid,
+                                  tuple(isolation.get("hide", ())))
         active.append(("private_root", "private root: only Python, the grader, the assignment and the scratch "
                                        "folder exist" + ("" if got["proc"] else " (no /proc)")))
         active.append(("scratch", f"scratch: a fresh {limits['scratch_bytes'] >> 20} MiB tmpfs at every start"))
@@ -146,7 +147,9 @@ def confine(limits: dict, isolation: dict, workdir: str, plan: dict, read: list[
         os.setuid(uid)
         active.append(("uid", f"unprivileged user (uid {uid})"))
     drop_capabilities(libc)  # a no-op after setuid; in a user namespace it is what takes the mounts out of reach
-    active.append(("caps", "no capabilities"))
+    same_root = uid is None and os.geteuid() == 0
+    active.append(("caps", "no capabilities" + (" (but uid 0, the grader's own: no uid of its own could be used)"
+                                                 if same_root else "")))
     _die_with_parent(libc)  # a uid change clears the parent-death signal
 
     import resource  # here, not at the top: the package must import on macOS and Windows (students' Reply)

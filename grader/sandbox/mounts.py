@@ -114,9 +114,11 @@ def renew_folder(folder, uid: int) -> None:
 
 
 def private_root(workdir: str, read: list[str], devices: list[str], scratch_bytes: int, uid: int, gid: int,
-                 extra_rw: tuple[str, ...] = ("/tmp", "/dev/shm")) -> dict:
+                 hide: tuple[str, ...] = (), extra_rw: tuple[str, ...] = ("/tmp", "/dev/shm")) -> dict:
     """Replace this mount namespace's root by the minimal one: the scratch tmpfs holds
-    ``scratch_bytes``, /tmp and /dev/shm a quarter of that each. Returns
+    ``scratch_bytes``, /tmp and /dev/shm a quarter of that each. A ``hide`` folder
+    inside a read-only one (a class folder kept inside the assignment's) is covered
+    by an empty read-only tmpfs. Returns
     ``{"proc": bool}``: whether a /proc of our PID namespace could be mounted."""
     side_bytes = max(scratch_bytes // 4, 1 << 20)
     mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -139,6 +141,9 @@ def private_root(workdir: str, read: list[str], devices: list[str], scratch_byte
             mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
             if path in sources:
                 mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | _locked_flags(target))
+        for path in hide:
+            if os.path.isdir(NEWROOT + path) and path != workdir:
+                mount("tmpfs", NEWROOT + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4k,mode=755")
         os.makedirs(NEWROOT + workdir, mode=0o755, exist_ok=True)
         mount("tmpfs", NEWROOT + workdir, "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_bytes},mode=700")
         os.chown(NEWROOT + workdir, uid, gid)

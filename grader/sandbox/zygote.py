@@ -220,6 +220,32 @@ def _become_child(cfg: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
+def _kill_escapees(children: set[int]) -> None:
+    """SIGKILL our live children that we did not fork: processes that left a child's
+    process tree (double fork, setsid) and were reparented to us, the subreaper."""
+    me = str(os.getpid())
+    for _ in range(100):   # until none is left: one may fork while we look
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in children:
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1].decode() == me and fields[0] not in (b"Z", b"X"):
+                found.append(int(entry))
+        if not found:
+            return
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.001)
+
+
 def main() -> None:
     ctl = socket.socket(fileno=int(sys.argv[1]))
     for name in json.loads(sys.argv[2]):
@@ -231,7 +257,12 @@ def main() -> None:
     except OSError:
         pass  # no libseccomp: the probe finds the filter missing and the header says so
     limits.warm_up()
+    # Without a PID namespace, whatever a child double-forks away from it is
+    # reparented to us (not to init) and ended when a child is waited for.
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     finished: dict[int, dict] = {}
+    children: set[int] = set()
+    escapes = False  # whether any child runs without a PID namespace (only then can one escape to us)
 
     def reap() -> None:
         while True:
@@ -241,7 +272,9 @@ def main() -> None:
                 return
             if pid == 0:
                 return
-            finished[pid] = _describe(status)
+            if pid in children:  # (not the escapees we killed)
+                finished[pid] = _describe(status)
+                children.discard(pid)
 
     ctl.sendmsg([json.dumps({"ready": os.getpid()}).encode()])
     while True:
@@ -260,6 +293,9 @@ def main() -> None:
                 pid = 0
             for fd in fds:
                 os.close(fd)
+            if pid > 0:
+                children.add(pid)
+                escapes = escapes or not cfg["plan"].get("pidns")
             ctl.sendmsg([json.dumps({"pid": pid}).encode()])
         elif cfg["op"] == "wait":
             pid, deadline = cfg["pid"], time.monotonic() + float(cfg.get("timeout", 5))
@@ -268,6 +304,8 @@ def main() -> None:
                 if pid in finished or time.monotonic() > deadline:
                     break
                 time.sleep(0.001)
+            if escapes:
+                _kill_escapees(children)
             ctl.sendmsg([json.dumps({"pid": pid, "status": finished.pop(pid, None)}).encode()])
         reap()
     # The grader went away. Children were forked with PDEATHSIG=SIGKILL, so they
