@@ -277,9 +277,13 @@ class GradingRun:
 
     def _mark_hung(self, spec: CheckSpec, running: list[str], timeout_s: float) -> None:
         """The student functions that were executing when time ran out: the harness's
-        record (the innermost first) when it left one, else every function the check uses."""
+        record (the innermost first) when it left one, else the check's functions."""
         known = set(self.assignment.names) | set(spec.uses)
-        names = [n for n in reversed(running) if n in known] or list(spec.uses)
+        if self._calls is None:
+            self._calls = graded_calls(self.submission.source, self.assignment.names)
+        # Without a record, only the check's plain functions: a class is more than the
+        # method that hung (a check of its other methods may still pass).
+        names = [n for n in reversed(running) if n in known] or [n for n in spec.uses if n in self._calls]
         for n in names:
             self.hung.setdefault(n, Hang(spec.name, timeout_s, names[0]))
 
