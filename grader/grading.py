@@ -31,7 +31,7 @@ from grader.assignment import Assignment, CheckSpec
 from grader.checks import CheckResult, JudgeContext, MalformedReply, Verdict
 from grader.checks.values import unlike
 from grader.checks.diagnose import hint_for_error
-from grader.integrity import autograd_reached, reached, scan_submission, voiding
+from grader.integrity import autograd_reached, parse, reached, scan_submission, voiding
 from grader.notebook import EXECUTE
 from grader.report.model import Report
 from grader.runner import (IMPORT_TIMEOUT_S, GradeOptions, ModuleSession, SandboxLike, describe_error,
@@ -59,9 +59,8 @@ def graded_calls(source: str, names: tuple[str, ...]) -> dict[str, set[str]]:
     (a check of ``__init__`` need not wait on a hung training loop)."""
     import ast
 
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse(source)
+    if tree is None:
         return {}
     wanted = set(names)
     out: dict[str, set[str]] = {}
