@@ -31,7 +31,7 @@ from grader.assignment import Assignment, CheckSpec
 from grader.checks import CheckResult, JudgeContext, MalformedReply, Verdict
 from grader.checks.values import unlike
 from grader.checks.diagnose import hint_for_error
-from grader.integrity import autograd_reached, reached, scan_submission, voiding
+from grader.integrity import autograd_reached, parse, reached, scan_submission, voiding
 from grader.notebook import EXECUTE
 from grader.report.model import Report
 from grader.runner import (IMPORT_TIMEOUT_S, GradeOptions, ModuleSession, SandboxLike, describe_error,
@@ -59,9 +59,8 @@ def graded_calls(source: str, names: tuple[str, ...]) -> dict[str, set[str]]:
     (a check of ``__init__`` need not wait on a hung training loop)."""
     import ast
 
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse(source)
+    if tree is None:
         return {}
     wanted = set(names)
     out: dict[str, set[str]] = {}
@@ -284,9 +283,13 @@ class GradingRun:
 
     def _mark_hung(self, spec: CheckSpec, running: list[str], timeout_s: float) -> None:
         """The student functions that were executing when time ran out: the harness's
-        record (the innermost first) when it left one, else every function the check uses."""
+        record (the innermost first) when it left one, else the check's functions."""
         known = set(self.assignment.names) | set(spec.uses)
-        names = [n for n in reversed(running) if n in known] or list(spec.uses)
+        if self._calls is None:
+            self._calls = graded_calls(self.submission.source, self.assignment.names)
+        # Without a record, only the check's plain functions: a class is more than the
+        # method that hung (a check of its other methods may still pass).
+        names = [n for n in reversed(running) if n in known] or [n for n in spec.uses if n in self._calls]
         for n in names:
             self.hung.setdefault(n, Hang(spec.name, timeout_s, names[0]))
 

@@ -21,7 +21,9 @@ builtins or sys attributes), ``fd`` (writing to file descriptors), ``autograd``
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["Finding", "scan_source", "scan_submission", "autograd_reached", "reached", "voiding",
            "VOIDS_AT_RUNTIME", "VOIDS_IN_CHECKED_CODE"]
@@ -288,10 +290,24 @@ class SourceReading:
     mentions: dict        # top-level def -> names its body mentions
 
 
+# CPython 3.11's parser is not safe to call from several threads at once ("AST
+# constructor recursion depth mismatch"): batch workers are threads.
+_PARSING = threading.Lock()
+
+
+def parse(source: str) -> ast.Module | None:
+    """``ast.parse``, one thread at a time; None for a file that does not parse."""
+    with _PARSING:
+        try:
+            return ast.parse(source)
+        except (SyntaxError, ValueError):
+            return None
+
+
+@lru_cache(maxsize=64)
 def read_source(source: str, label: str = "") -> SourceReading:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse(source)
+    if tree is None:
         return SourceReading((), {})
     reader = _Reader(source, label)
     reader.visit(tree)

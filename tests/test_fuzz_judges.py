@@ -16,7 +16,6 @@ from hypothesis.extra import numpy as hnp
 from conftest import ROOT
 from grader import reference
 from grader.checks import Verdict, compare_arrays, describe, match_reference, walk_compare, JudgeContext
-from grader.checks.values import unlike
 from grader.grading import judge_reply
 from grader.registry import all_assignments
 
