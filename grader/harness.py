@@ -476,13 +476,14 @@ def read_running(workdir: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def _capture_printed(limit: int = 64 * 1024):
+def _capture_printed(limit: int = 8000):
     """What the student's code prints during one request (stdout and stderr, file
     descriptor level), through a pipe: a pump thread keeps the first ``limit`` bytes
     for the request and passes everything on to the real output, so the grader's
     capture of the whole run stays complete, in order and capped where it always was.
     The request's own share lets reports show a public check's output and withhold a
-    hidden one's."""
+    hidden one's. ``limit`` stays under the grader's bound on one string in a reply
+    (``codec.DecodeLimits.string_chars``): more would make the whole reply unreadable."""
     import threading
 
     sink: list[str] = []
@@ -530,7 +531,9 @@ def _capture_printed(limit: int = 64 * 1024):
         thread.join(timeout=2)  # a process the student started may still hold the pipe
         for fd in saved:
             os.close(fd)
-        sink.append(bytes(kept).decode("utf-8", errors="replace"))
+        text = bytes(kept).decode("utf-8", errors="replace")
+        sink.append(text + "\n[... more output during this check is in the run's whole output]\n"
+                    if len(kept) >= limit else text)
 
 
 def _import_file(name: str, path: str) -> types.ModuleType:

@@ -7,11 +7,13 @@ import pytest
 
 from conftest import ROOT, solution_source, stub_source
 from grader import api
+from grader.registry import get_assignment
 
 A = "toy_mlp"  # few checks: each one below gets the next attack
 
 # Appended to the solution, so the module loads; then every reply after the import's
-# is replaced by the next attack (counted in a file: the child restarts after each).
+# is replaced by an attack, the one at the position of the check being run (nothing
+# the child writes survives the restart after each attack, so it cannot count them).
 ATTACK = r'''
 
 import os as _os
@@ -38,18 +40,26 @@ _ATTACKS = [
 ]
 
 
+_decode = _harness.decode
+_request = {}
+
+
+def _remember(data):
+    value = _decode(data)
+    if isinstance(value, dict):
+        _request.clear()
+        _request.update(value)
+    return value
+
+
 def _hostile_encode(value):
     if isinstance(value, dict) and "defined" in value:
         return _encode(value)  # the import's own reply
-    try:
-        n = int(open("attacks_sent").read())
-    except OSError:
-        n = 0
-    with open("attacks_sent", "w") as f:
-        f.write(str(n + 1))
+    n = _CHECKS.index(_request["check"]) if _request.get("check") in _CHECKS else 0
     return _ATTACKS[n % len(_ATTACKS)]()
 
 
+_harness.decode = _remember
 _harness.encode = _hostile_encode
 '''
 
@@ -57,7 +67,8 @@ _harness.encode = _hostile_encode
 def grade_hostile(sandbox, tmp_path, name: str, source: str | None = None):
     path = tmp_path / name / f"{A}.py"
     path.parent.mkdir()
-    path.write_text(solution_source(A) + ATTACK if source is None else source)
+    checks = [c.name for c in get_assignment(A, ROOT).checks]
+    path.write_text(solution_source(A) + ATTACK + f"\n_CHECKS = {checks!r}\n" if source is None else source)
     return api.grade(path, A, tmp_path / f"{name}_out", root=ROOT, sandbox=sandbox), tmp_path / f"{name}_out"
 
 

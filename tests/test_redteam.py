@@ -403,12 +403,13 @@ def test_attack_costs_only_what_its_honest_part_loses(redteam_batch, name):
     if allowed == "all":
         assert report.score == 0 and report.problem
         return
+    attacked = allowed
     if report.integrity:  # flagged: the checks that measure inside the child are not credited
         allowed = allowed | {c.name for c in ASSIGNMENT.checks if c.measures}
     lost = set(failing(report))
     assert lost <= allowed, f"{name} lost checks it should not: {lost - allowed}"
     assert report.score >= FULL - sum(ASSIGNMENT.check(n).points for n in allowed)
-    if allowed and name in ATTACKS:  # (a targeted attack may also cost nothing, e.g. a disk that is not full)
+    if attacked and name in ATTACKS:  # (a targeted attack may also cost nothing, e.g. a disk that is not full)
         assert lost, f"{name}: the attacked checks passed"
 
 

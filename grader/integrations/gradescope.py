@@ -146,7 +146,7 @@ def run_autograder(root: Path) -> dict:
         report = api.grade(submission, name, root=course, sandbox=sandbox, student=safe_id(_student(root)))
     finally:
         sandbox.close()  # every child is gone before results.json is written
-    data = gradescope_results(report)
+    data = gradescope_results(report.student_view())  # the student reads it: hidden checks redacted
     tmp = target.with_name("results.json.tmp")
     tmp.unlink(missing_ok=True)
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
