@@ -11,8 +11,6 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -25,13 +23,14 @@ from grader.report import write_report
 from grader.report.feedback import write_notebook_feedback
 from grader.report.gradebook import Gradebook
 from grader.report.model import Report
+from grader.executors import EXECUTORS, Executor, probe_environment as _probe_environment
 from grader.report.plots import score_histogram_png
 from grader.notebook import NOTEBOOK_TIMEOUT_S
-from grader.runner import GradeOptions, ModuleSession, grade as grade_submission, make_sandbox
+from grader.runner import GradeOptions, grade as grade_submission, make_sandbox
 from grader.sandbox import Limits, Sandbox
 from grader.store import GradeStore
 from grader.lms import class_entries
-from grader.submission import Submission, SubmissionNotFound, load_named_files, load_submission, read_zip
+from grader.submission import SubmissionNotFound, load_named_files, load_submission, read_zip
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +63,6 @@ def _require_reference(assignment: Assignment) -> None:
     if missing:
         raise UsageError(f"reference data for {assignment.name} is missing ({len(missing)} checks, e.g. "
                          f"{missing[0]}): run `backprop-grader reference {assignment.name}` first")
-
-
-def _probe_environment(sandbox: Sandbox, assignment: Assignment) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix="bpg-env-"))
-    try:
-        stub = workdir / f"{assignment.module}.py"
-        stub.write_text("")
-        session = ModuleSession(sandbox, assignment, workdir, stub)
-        if not session.start():
-            return {}
-        try:
-            return session.environment()
-        finally:
-            session.close()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def resolve_device(requested: str, env: dict) -> tuple[str, bool]:
@@ -176,8 +159,11 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
           submission_timeout_s: float = 600.0, max_check_timeout_s: float | None = None,
           memory_bytes: int | None = None,
           execute_notebook: bool = False, notebook_timeout_s: float = NOTEBOOK_TIMEOUT_S,
-          progress: Callable[[str, int, int], None] | None = None) -> BatchResult:
-    """Grade a class, storing each student as soon as they are done."""
+          progress: Callable[[str, int, int], None] | None = None,
+          executor: str = "local", scheduler: str | None = None) -> BatchResult:
+    """Grade a class, storing each student as soon as they are done. ``executor``:
+    ``local`` (threads over one fork server here) or ``dask`` (the cluster at
+    ``scheduler``, or a LocalCluster of ``workers`` processes when it is None)."""
     _check_out(out)
     a = _assignment(assignment, root)
     _require_reference(a)
@@ -201,11 +187,9 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
     overrides = _options(a, mnist_dir)
     workers = max(1, workers or os.cpu_count() or 1)
     result = BatchResult(reports=[], out=out)
-    # Children see neither the class folder (other students) nor the outputs.
-    sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[out.resolve(), src.resolve()],
-                           expose=_data_dirs(mnist_dir)).start()
+    pool = _executor(executor, scheduler, a, workers, _limits(memory_bytes), out, src, _data_dirs(mnist_dir))
     try:
-        dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
+        dev, cuda = resolve_device(device, pool.environment())
         key = grading_key(a, dev, overrides | ({"execute_notebook": notebook_timeout_s} if execute_notebook else {}))
         options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=overrides,
                                notebook_timeout_s=notebook_timeout_s,
@@ -225,32 +209,42 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
             done = len(result.reused)
             if progress:
                 progress("", done, len(entries))
-            lock = threading.Lock()
-
-            def work(submission: Submission) -> None:
-                report = grade_submission(submission, a, sandbox, options)
+            # Reports are written here, as each student comes back from the executor: one
+            # writer for the store, and the store always holds every finished student.
+            for submission, data in pool.grade(todo, options):
+                report = Report.from_dict(data)
                 write_notebook_feedback(report, submission, a, out / submission.student)
-                with lock:  # each finished student is on disk before the next is counted
-                    write_report(report, out / submission.student)
-                    store.save(report, key)
-                    result.graded.append(submission.student)
-
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
-                futures = [pool.submit(work, s) for s in todo]
-                for future in as_completed(futures):
-                    future.result()
-                    done += 1
-                    if progress:
-                        progress(result.graded[-1], done, len(entries))
+                write_report(report, out / submission.student)
+                store.save(report, key)
+                result.graded.append(submission.student)
+                done += 1
+                if progress:
+                    progress(submission.student, done, len(entries))
             students = {e.student for e in entries}
             result.reports = [r for r in store.reports() if r.student in students]
         book = Gradebook.of(a.name, result.reports, [c.name for c in a.checks])
         book.write(out, score_histogram_png([r.percent for r in book.reports], f"{a.name}: scores"))
     finally:
-        sandbox.close()
+        pool.close()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def _executor(kind: str, scheduler: str | None, a: Assignment, workers: int, limits: Limits, out: Path,
+              src: Path, data_dirs: list[Path]) -> Executor:
+    if kind not in EXECUTORS:
+        raise UsageError(f"--executor must be one of {', '.join(EXECUTORS)}, not {kind!r}")
+    if scheduler and kind != "dask":
+        raise UsageError("--scheduler needs --executor dask")
+    if kind == "dask":
+        from grader.executors.dask import DaskExecutor  # distributed is imported only when asked for
+
+        return DaskExecutor(a, scheduler=scheduler, workers=workers, limits=limits, expose=data_dirs)
+    from grader.executors.local import LocalExecutor
+
+    # Children see neither the class folder (other students) nor the outputs.
+    return LocalExecutor(a, workers=workers, limits=limits, hide=[out.resolve(), src.resolve()], expose=data_dirs)
 
 
 # -- reference, release, list --------------------------------------------------------------

@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("submissions", help="class folder or .zip")
     b.add_argument("--workers", type=int, default=None, help="parallel workers (default: the number of cores)")
     b.add_argument("--force", action="store_true", help="regrade everyone, changed or not")
+    b.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="local: a worker pool on this machine (default); dask: a Dask cluster, the one at "
+                        "--scheduler or else a LocalCluster of --workers processes")
+    b.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: the Dask scheduler to grade on "
+                   "(e.g. tcp://10.0.0.5:8786); reports and the store stay on this machine")
     common(b, batch=True)
 
     r = sub.add_parser("reference", help="regenerate reference_data/NAME from solutions/NAME",
@@ -201,7 +206,8 @@ def _run(args) -> int:
                                execute_notebook=args.execute_notebook, notebook_timeout_s=args.notebook_timeout,
                                root=args.root, mnist_dir=args.mnist, progress=progress, workers=args.workers,
                                submission_timeout_s=args.submission_timeout, max_check_timeout_s=args.check_timeout,
-                               memory_bytes=int(args.memory_limit * 2**30))
+                               memory_bytes=int(args.memory_limit * 2**30),
+                               executor=args.executor, scheduler=args.scheduler)
         finally:
             if bar is not None:
                 bar.close()

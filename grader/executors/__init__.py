@@ -1,0 +1,78 @@
+"""Where a batch's submissions are graded: one small interface, two engines.
+
+    with LocalExecutor(assignment, limits=..., hide=[...], workers=2) as executor:
+        env = executor.environment()              # what the grading machines offer (CUDA?)
+        for submission, report in executor.grade(todo, options):
+            ...                                   # report: a Report as plain data (a dict)
+
+* :class:`grader.executors.local.LocalExecutor`: threads over one fork server on
+  this machine (the default);
+* :class:`grader.executors.dask.DaskExecutor`: tasks on a Dask cluster, one fork
+  server per Dask worker, the course shipped to the workers once per batch.
+
+Both grade a submission with :func:`grade_one`, through the same sandbox, and hand
+back the same plain data; storing and writing reports is the caller's business
+(``api.batch``), on the machine that holds the store.
+"""
+from __future__ import annotations
+
+import abc
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from grader.assignment import Assignment
+from grader.runner import GradeOptions, ModuleSession, grade as grade_submission
+from grader.sandbox import Sandbox
+from grader.submission import Submission
+
+__all__ = ["Executor", "grade_one", "probe_environment", "EXECUTORS"]
+
+EXECUTORS = ("local", "dask")
+
+
+def grade_one(submission: Submission, assignment: Assignment, sandbox: Sandbox, options: GradeOptions) -> dict:
+    """Grade one submission in ``sandbox``: the one grading step of every executor.
+    Returns the Report as plain data (it crosses machines)."""
+    return grade_submission(submission, assignment, sandbox, options).to_dict()
+
+
+def probe_environment(sandbox: Sandbox, assignment: Assignment) -> dict:
+    """What a child of ``sandbox`` finds (torch version, CUDA): one empty module loaded."""
+    workdir = Path(tempfile.mkdtemp(prefix="bpg-env-"))
+    try:
+        stub = workdir / f"{assignment.module}.py"
+        stub.write_text("")
+        session = ModuleSession(sandbox, assignment, workdir, stub)
+        if not session.start():
+            return {}
+        try:
+            return session.environment()
+        finally:
+            session.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class Executor(abc.ABC):
+    """Grades submissions somewhere; each one is yielded exactly once."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def environment(self) -> dict:
+        """What the machines that run student code offer (``{"cuda": bool, ...}``)."""
+
+    @abc.abstractmethod
+    def grade(self, submissions: Iterable[Submission], options: GradeOptions) -> Iterator[tuple[Submission, dict]]:
+        """(submission, report as plain data) for each submission, as each finishes.
+        Closing the iterator early drops what has not started."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop the fork servers (and whatever cluster this executor started)."""
