@@ -19,15 +19,17 @@ from __future__ import annotations
 import abc
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from grader import reference as reference_store
 from grader.assignment import Assignment
 from grader.runner import GradeOptions, ModuleSession, grade as grade_submission
 from grader.sandbox import Sandbox
 from grader.submission import Submission
 
-__all__ = ["Executor", "grade_one", "probe_environment", "EXECUTORS"]
+__all__ = ["Executor", "grade_one", "probe_environment", "start_sandbox", "EXECUTORS"]
 
 EXECUTORS = ("local", "dask")
 
@@ -53,6 +55,44 @@ def probe_environment(sandbox: Sandbox, assignment: Assignment) -> dict:
             session.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def warm_up(assignment: Assignment) -> None:
+    """What the first students would otherwise pay for in the grader's process: the
+    judges module, every check's decoded reference data (kept, see
+    ``reference.load``) and the picture libraries."""
+    assignment.judges()
+    for spec in assignment.checks:
+        reference_store.load(assignment, spec)
+    try:
+        import matplotlib.figure  # noqa: F401  (the class histogram, loss curves)
+        import PIL.Image  # noqa: F401  (heat maps)
+    except ImportError:
+        pass
+
+
+def start_sandbox(sandbox: Sandbox, assignment: Assignment) -> tuple[Sandbox, dict]:
+    """Start ``sandbox``'s fork server and probe what its children find (CUDA?), warming
+    this process up meanwhile: the fork server spends its seconds importing torch in a
+    process of its own. -> (the started sandbox, its environment)."""
+    started: dict = {}
+
+    def start() -> None:
+        try:
+            started["environment"] = probe_environment(sandbox.start(), assignment)
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            started["error"] = exc
+
+    starting = threading.Thread(target=start, name="fork-server-start")
+    starting.start()
+    try:
+        warm_up(assignment)
+    finally:
+        starting.join()
+    if "error" in started:
+        sandbox.close()
+        raise started["error"]
+    return sandbox, started["environment"]
 
 
 class Executor(abc.ABC):

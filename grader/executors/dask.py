@@ -41,7 +41,7 @@ from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_wo
 from distributed.scheduler import KilledWorker
 
 from grader.assignment import Assignment
-from grader.executors import Executor, grade_one, probe_environment
+from grader.executors import Executor, grade_one, start_sandbox
 from grader.runner import GradeOptions, grade as grade_submission, make_sandbox
 from grader.sandbox import Limits
 from grader.submission import Submission
@@ -115,8 +115,9 @@ class CoursePlugin(WorkerPlugin):
         self.paths = {client: str(here) for client, here in zip(self.data_dirs, shipped)}
         # Hidden too: Dask's scratch space (other students' submissions may be spilled there).
         scratch = [Path(worker.local_directory)] if worker is not None and worker.local_directory else []
-        self.sandbox = make_sandbox(self.assignment, limits=self.limits, hide=[self.private, *scratch],
-                                    expose=[p for p in shipped if p.is_dir()]).start()
+        self.sandbox, self.environment = start_sandbox(
+            make_sandbox(self.assignment, limits=self.limits, hide=[self.private, *scratch],
+                         expose=[p for p in shipped if p.is_dir()]), self.assignment)
 
     def teardown(self, worker=None) -> None:
         sandbox = getattr(self, "sandbox", None)
@@ -143,8 +144,7 @@ def _grade_task(plugin_name: str, submission: Submission, options: GradeOptions)
 
 
 def _environment_task(plugin_name: str) -> dict:
-    plugin = _plugin(plugin_name)
-    return probe_environment(plugin.sandbox, plugin.assignment)
+    return _plugin(plugin_name).environment
 
 
 class DaskExecutor(Executor):
@@ -161,7 +161,8 @@ class DaskExecutor(Executor):
             self.client = Client(scheduler)
         else:
             # The scheduler runs in this process and reads its config when it starts. Saturation
-            # 1.0: a worker holds only the task it runs, so its death costs no queued one a retry.
+            # 1.0: a worker holds only the task it runs, so its death costs no queued one a retry
+            # (Dask queues a group of tasks on the scheduler when it outnumbers twice the threads).
             with dask.config.set({"distributed.scheduler.allowed-failures": max_failures,
                                   "distributed.scheduler.worker-saturation": 1.0}):
                 self.cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
@@ -184,8 +185,10 @@ class DaskExecutor(Executor):
 
     def grade(self, submissions: Iterable[Submission], options: GradeOptions) -> Iterator[tuple[Submission, dict]]:
         batch = uuid.uuid4().hex[:8]
+        # Keys ("grade", student, batch): one task group, so the scheduler queues them and
+        # hands a worker only what it can run (see worker-saturation above).
         futures = {self.client.submit(_grade_task, self.plugin.name, s, options, pure=False,
-                                      key=f"grade-{s.student}-{batch}"): s for s in submissions}
+                                      key=("grade", s.student, batch)): s for s in submissions}
         try:
             for future in as_completed(futures):
                 submission = futures.pop(future)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from grader.assignment import Assignment
-from grader.executors import Executor, grade_one, probe_environment
+from grader.executors import Executor, grade_one, start_sandbox
 from grader.runner import GradeOptions, make_sandbox
 from grader.sandbox import Limits
 from grader.submission import Submission
@@ -20,10 +20,11 @@ class LocalExecutor(Executor):
     def __init__(self, assignment: Assignment, *, workers: int, limits: Limits | None = None,
                  hide: list[Path] | None = None, expose: list[Path] | None = None):
         self.assignment, self.workers = assignment, max(1, workers)
-        self.sandbox = make_sandbox(assignment, limits=limits, hide=hide, expose=expose).start()
+        self.sandbox, self._environment = start_sandbox(
+            make_sandbox(assignment, limits=limits, hide=hide, expose=expose), assignment)
 
     def environment(self) -> dict:
-        return probe_environment(self.sandbox, self.assignment)
+        return self._environment
 
     def grade(self, submissions: Iterable[Submission], options: GradeOptions) -> Iterator[tuple[Submission, dict]]:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grade")
