@@ -159,7 +159,13 @@ def curves(series: dict[str, Sequence[float]], *, caption: str, ylabel: str = "l
         ax.plot(np.arange(len(v)), v, style, label=name)
         positive = positive and (not np.isfinite(v).any() or np.nanmin(v) > 0)
     if log and positive:
+        from matplotlib.ticker import FuncFormatter, NullLocator
+
         ax.set_yscale("log")
+        # Plain labels (0.1, 1, 10) and no minor ticks: the default 10^k labels go through
+        # mathtext and the dozens of minor ticks are objects each; together most of the picture's time.
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
