@@ -211,8 +211,7 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
                 progress("", done, len(entries))
             # Reports are written here, as each student comes back from the executor: one
             # writer for the store, and the store always holds every finished student.
-            for submission, data in pool.grade(todo, options):
-                report = Report.from_dict(data)
+            for submission, report in pool.grade(todo, options):
                 write_notebook_feedback(report, submission, a, out / submission.student)
                 write_report(report, out / submission.student)
                 store.save(report, key)
@@ -240,7 +239,12 @@ def _executor(kind: str, scheduler: str | None, a: Assignment, workers: int, lim
     if kind == "dask":
         from grader.executors.dask import DaskExecutor  # distributed is imported only when asked for
 
-        return DaskExecutor(a, scheduler=scheduler, workers=workers, limits=limits, expose=data_dirs)
+        try:
+            return DaskExecutor(a, scheduler=scheduler, workers=workers, limits=limits, expose=data_dirs)
+        except OSError as exc:  # no scheduler there: the command was asked something it cannot do
+            if not scheduler:
+                raise
+            raise UsageError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
     from grader.executors.local import LocalExecutor
 
     # Children see neither the class folder (other students) nor the outputs.

@@ -24,15 +24,14 @@ DEMO = ROOT / "assignments" / A / "demo_class"
 FULL = 98.0  # the CUDA check is skipped here and does not count
 SLEEP_S = 3  # a slow submission: long enough to be caught mid-task
 
-# Prepended to a correct solution: looks for the course and Dask's scratch space
-# wherever a child could reach them on the worker, and prints what it could read.
+# Prepended to a correct solution: looks for the course's reference data and Dask's
+# scratch space where they are on the worker, and prints what it could read.
 SNOOP = '''
 import glob as _g, os as _o
 _found = []
 for _p in _g.glob("/tmp/bpg-reference-*/**", recursive=True) + _g.glob("/tmp/**/dask-scratch-space*/**", recursive=True):
     try:
-        if _o.path.isfile(_p):
-            open(_p, "rb").read(1)
+        if _o.path.isfile(_p) and open(_p, "rb").read(1):   # (Dask's empty lock files say nothing)
             _found.append(_p)
     except OSError:
         pass
@@ -80,6 +79,10 @@ def _dask_batch(klass, out, cluster, **kw):
     return api.batch(klass, A, out, root=ROOT, executor="dask", scheduler=cluster.scheduler_address, **kw)
 
 
+def _pictures(out: Path, student: str) -> int:
+    return (out / student / "report.html").read_text().count('src="data:image/png;base64,')
+
+
 def _checks(report):
     return [(c.name, c.status, c.score) for c in report.checks]
 
@@ -94,11 +97,13 @@ def test_dask_grades_each_student_as_the_local_pool(tmp_path, cluster):
         r = by[student]
         assert (r.score, r.status, r.problem) == (alone.score, alone.status, alone.problem), student
         assert _checks(r) == _checks(alone), student
+        assert _pictures(tmp_path / "dask", student) == _pictures(tmp_path / "local", student), student
         # the same sandbox on the worker: the same protections took effect
         assert [p.split(" (uid")[0] for p in r.protections] == [p.split(" (uid")[0] for p in alone.protections]
     assert by["alice"].score == FULL and by["stub"].score == 0 and 0 < by["carol"].score < FULL
     for name in ("report.json", "report.md", "report.html", "results.json"):
         assert (tmp_path / "dask" / "carol" / name).is_file()
+    assert _pictures(tmp_path / "dask", "carol") > 0, "a failed gradient check's heat maps come back from the worker"
     assert (tmp_path / "dask" / "gradebook.csv").read_text().count("\n") == 9
     # Hidden reference data and Dask's scratch space on the worker: out of the child's reach.
     assert by["snoop"].score == FULL and "SNOOP read: []" in by["snoop"].output, by["snoop"].output

@@ -3,7 +3,7 @@
     with LocalExecutor(assignment, limits=..., hide=[...], workers=2) as executor:
         env = executor.environment()              # what the grading machines offer (CUDA?)
         for submission, report in executor.grade(todo, options):
-            ...                                   # report: a Report as plain data (a dict)
+            ...                                   # report: a Report (plain data, pictures included)
 
 * :class:`grader.executors.local.LocalExecutor`: threads over one fork server on
   this machine (the default);
@@ -11,7 +11,7 @@
   server per Dask worker, the course shipped to the workers once per batch.
 
 Both grade a submission with :func:`grade_one`, through the same sandbox, and hand
-back the same plain data; storing and writing reports is the caller's business
+back the same plain data (a :class:`Report`: strings, numbers, PNG bytes); storing and writing reports is the caller's business
 (``api.batch``), on the machine that holds the store.
 """
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Iterable, Iterator
 
 from grader import reference as reference_store
 from grader.assignment import Assignment
+from grader.report.model import Report
 from grader.runner import GradeOptions, ModuleSession, grade as grade_submission
 from grader.sandbox import Sandbox
 from grader.submission import Submission
@@ -34,10 +35,10 @@ __all__ = ["Executor", "grade_one", "probe_environment", "start_sandbox", "EXECU
 EXECUTORS = ("local", "dask")
 
 
-def grade_one(submission: Submission, assignment: Assignment, sandbox: Sandbox, options: GradeOptions) -> dict:
-    """Grade one submission in ``sandbox``: the one grading step of every executor.
-    Returns the Report as plain data (it crosses machines)."""
-    return grade_submission(submission, assignment, sandbox, options).to_dict()
+def grade_one(submission: Submission, assignment: Assignment, sandbox: Sandbox, options: GradeOptions) -> Report:
+    """Grade one submission in ``sandbox``: the one grading step of every executor. The
+    Report is plain data, pictures included (``to_dict`` leaves those out): it crosses machines."""
+    return grade_submission(submission, assignment, sandbox, options)
 
 
 def probe_environment(sandbox: Sandbox, assignment: Assignment) -> dict:
@@ -109,8 +110,8 @@ class Executor(abc.ABC):
         """What the machines that run student code offer (``{"cuda": bool, ...}``)."""
 
     @abc.abstractmethod
-    def grade(self, submissions: Iterable[Submission], options: GradeOptions) -> Iterator[tuple[Submission, dict]]:
-        """(submission, report as plain data) for each submission, as each finishes.
+    def grade(self, submissions: Iterable[Submission], options: GradeOptions) -> Iterator[tuple[Submission, Report]]:
+        """(submission, its report) for each submission, as each finishes.
         Closing the iterator early drops what has not started."""
 
     @abc.abstractmethod

@@ -15,7 +15,7 @@ workers only grade. Per batch:
 3. each submission is one task carrying its files as bytes; the task grades it
    with :func:`grader.executors.grade_one` through that worker's sandbox (student
    code runs in the sandbox's children, never in the worker's own process) and
-   returns the report as plain data.
+   returns the report (plain data: strings, numbers, PNG bytes).
 
 A worker that dies mid-task (killed, out of memory, preempted) has its tasks
 rerun elsewhere by the scheduler; after ``distributed.scheduler.allowed-failures``
@@ -42,6 +42,7 @@ from distributed.scheduler import KilledWorker
 
 from grader.assignment import Assignment
 from grader.executors import Executor, grade_one, start_sandbox
+from grader.report.model import Report
 from grader.runner import GradeOptions, grade as grade_submission, make_sandbox
 from grader.sandbox import Limits
 from grader.submission import Submission
@@ -113,8 +114,11 @@ class CoursePlugin(WorkerPlugin):
                                           reference=self.private / self.assignment_name)
         shipped = [self.public / "data" / str(i) for i in range(len(self.data_dirs))]
         self.paths = {client: str(here) for client, here in zip(self.data_dirs, shipped)}
-        # Hidden too: Dask's scratch space (other students' submissions may be spilled there).
+        # Dask's scratch space may hold other students' submissions (spilled): hidden from
+        # children, and closed to other users where namespaces are not available.
         scratch = [Path(worker.local_directory)] if worker is not None and worker.local_directory else []
+        for folder in scratch:
+            folder.chmod(0o700)
         self.sandbox, self.environment = start_sandbox(
             make_sandbox(self.assignment, limits=self.limits, hide=[self.private, *scratch],
                          expose=[p for p in shipped if p.is_dir()]), self.assignment)
@@ -138,7 +142,7 @@ def _plugin(name: str) -> CoursePlugin:
     return get_worker().plugins[name]
 
 
-def _grade_task(plugin_name: str, submission: Submission, options: GradeOptions) -> dict:
+def _grade_task(plugin_name: str, submission: Submission, options: GradeOptions) -> Report:
     plugin = _plugin(plugin_name)
     return grade_one(submission, plugin.assignment, plugin.sandbox, plugin.options_here(options))
 
@@ -183,7 +187,7 @@ class DaskExecutor(Executor):
     def environment(self) -> dict:
         return self.client.submit(_environment_task, self.plugin.name, pure=False).result()
 
-    def grade(self, submissions: Iterable[Submission], options: GradeOptions) -> Iterator[tuple[Submission, dict]]:
+    def grade(self, submissions: Iterable[Submission], options: GradeOptions) -> Iterator[tuple[Submission, Report]]:
         batch = uuid.uuid4().hex[:8]
         # Keys ("grade", student, batch): one task group, so the scheduler queues them and
         # hands a worker only what it can run (see worker-saturation above).
@@ -202,13 +206,13 @@ class DaskExecutor(Executor):
             if futures:  # stopped early: the rest never start
                 self.client.cancel(list(futures))
 
-    def _lost(self, submission: Submission, options: GradeOptions, exc: Exception) -> dict:
+    def _lost(self, submission: Submission, options: GradeOptions, exc: Exception) -> Report:
         """An error report for a submission whose workers kept dying. Its problem is part of
         the stored hash, so the next run of the batch tries it again."""
         problem = (f"not graded: the Dask workers it was given to died {self.max_failures + 1} times "
                    f"({type(exc).__name__}); run the batch again to retry")
         log.warning("%s: %s", submission.student, problem)
-        return grade_submission(replace(submission, problem=problem), self.assignment, None, options).to_dict()
+        return grade_submission(replace(submission, problem=problem), self.assignment, None, options)
 
     def close(self) -> None:
         plugin = getattr(self, "plugin", None)

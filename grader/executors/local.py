@@ -11,6 +11,7 @@ from typing import Iterable, Iterator
 
 from grader.assignment import Assignment
 from grader.executors import Executor, grade_one, start_sandbox
+from grader.report.model import Report
 from grader.runner import GradeOptions, make_sandbox
 from grader.sandbox import Limits
 from grader.submission import Submission
@@ -26,7 +27,7 @@ class LocalExecutor(Executor):
     def environment(self) -> dict:
         return self._environment
 
-    def grade(self, submissions: Iterable[Submission], options: GradeOptions) -> Iterator[tuple[Submission, dict]]:
+    def grade(self, submissions: Iterable[Submission], options: GradeOptions) -> Iterator[tuple[Submission, Report]]:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="grade")
         try:
             futures = {pool.submit(grade_one, s, self.assignment, self.sandbox, options): s for s in submissions}
