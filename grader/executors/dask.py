@@ -167,8 +167,10 @@ class DaskExecutor(Executor):
             # The scheduler runs in this process and reads its config when it starts. Saturation
             # 1.0: a worker holds only the task it runs, so its death costs no queued one a retry
             # (Dask queues a group of tasks on the scheduler when it outnumbers twice the threads).
+            # No statistical profiler in the workers: it samples every thread's stack each 10 ms.
             with dask.config.set({"distributed.scheduler.allowed-failures": max_failures,
-                                  "distributed.scheduler.worker-saturation": 1.0}):
+                                  "distributed.scheduler.worker-saturation": 1.0,
+                                  "distributed.worker.profile.enabled": False}):
                 self.cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
                                             dashboard_address=None)
             self.client = Client(self.cluster)
