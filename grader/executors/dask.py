@@ -191,10 +191,10 @@ class DaskExecutor(Executor):
 
     def grade(self, submissions: Iterable[Submission], options: GradeOptions) -> Iterator[tuple[Submission, Report]]:
         batch = uuid.uuid4().hex[:8]
-        # Keys ("grade", student, batch): one task group, so the scheduler queues them and
+        # Keys ("grade", student, batch, i): one task group, so the scheduler queues them and
         # hands a worker only what it can run (see worker-saturation above).
         futures = {self.client.submit(_grade_task, self.plugin.name, s, options, pure=False,
-                                      key=("grade", s.student, batch)): s for s in submissions}
+                                      key=("grade", s.student, batch, i)): s for i, s in enumerate(submissions)}
         try:
             for future in as_completed(futures):
                 submission = futures.pop(future)
@@ -221,7 +221,10 @@ class DaskExecutor(Executor):
         try:
             if plugin is not None and self.cluster is None:
                 # A shared cluster outlives the batch: take the course (and its hidden data) off it.
-                self.client.unregister_worker_plugin(plugin.name)
+                try:
+                    self.client.unregister_worker_plugin(plugin.name)
+                except (OSError, TimeoutError) as exc:  # the cluster went away: nothing left to take off
+                    log.warning("could not remove the course from the Dask workers: %s", exc)
         finally:
             self.client.close()
             if self.cluster is not None:
