@@ -13,8 +13,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from contextlib import contextmanager
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -27,9 +26,10 @@ from grader.report import write_report
 from grader.report.feedback import write_notebook_feedback
 from grader.report.gradebook import Gradebook
 from grader.report.model import Report
+from grader.executors import EXECUTORS, Executor, probe_environment as _probe_environment
 from grader.report.plots import score_histogram_png
 from grader.notebook import NOTEBOOK_TIMEOUT_S
-from grader.runner import GradeOptions, ModuleSession, grade as grade_submission, make_sandbox
+from grader.runner import GradeOptions, grade as grade_submission, make_sandbox
 from grader.sandbox import Limits, Sandbox
 from grader.store import GradeStore
 from grader.lms import ClassEntry, class_entries, collisions as lms_collisions, namesakes as lms_namesakes
@@ -96,22 +96,6 @@ def _require_reference(assignment: Assignment) -> None:
         # Not a warning on every command: `list` shows it as "unverified".
         log.info("reference data for %s records no fingerprint of what made it, so it cannot be checked for "
                     "staleness: %s once to record one (only manifest.json changes)", assignment.name, fix)
-
-
-def _probe_environment(sandbox: Sandbox, assignment: Assignment) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix="bpg-env-"))
-    try:
-        stub = workdir / f"{assignment.module}.py"
-        stub.write_text("")
-        session = ModuleSession(sandbox, assignment, workdir, stub)
-        if not session.start():
-            return {}
-        try:
-            return session.environment()
-        finally:
-            session.close()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def resolve_device(requested: str, env: dict) -> tuple[str, bool]:
@@ -297,8 +281,10 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
           memory_bytes: int | None = None,
           execute_notebook: bool = False, notebook_timeout_s: float = NOTEBOOK_TIMEOUT_S,
           progress: Callable[[str, int, int], None] | None = None,
-          canvas_column: str | None = None) -> BatchResult:
-    """Grade a class, storing each student as soon as they are done.
+          canvas_column: str | None = None, executor: str = "local", scheduler: str | None = None) -> BatchResult:
+    """Grade a class, storing each student as soon as they are done. ``executor``:
+    ``local`` (threads over one fork server here) or ``dask`` (the cluster at
+    ``scheduler``, or a LocalCluster of ``workers`` processes when it is None).
 
     ``only``: regrade these students (changed or not) and leave the others as stored.
     Only finished gradings are stored: one cut short by Ctrl-C/SIGTERM (raised here as
@@ -333,20 +319,22 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
     workers = max(1, workers or os.cpu_count() or 1)
     result = BatchResult(reports=[], out=out, collisions=lms_collisions(entries), namesakes=lms_namesakes(entries))
     stop = _StopFlag()
-    # Children see neither the class folder (other students) nor the outputs.
     with _fork_server_ignores_signals():
-        sandbox = make_sandbox(a, limits=_limits(memory_bytes), hide=[out.resolve(), src.resolve()],
-                               expose=_data_dirs(mnist_dir), device=device).start()
+        pool = _executor(executor, scheduler, a, workers, _limits(memory_bytes), out, src, _data_dirs(mnist_dir),
+                         device)
     try:
-        dev, cuda = resolve_device(device, _probe_environment(sandbox, a))
+        dev, cuda = resolve_device(device, pool.environment())
         key = grading_key(a, dev, overrides | ({"execute_notebook": notebook_timeout_s} if execute_notebook else {}))
 
         def between_checks(check: str) -> None:
             if stop.is_set():
                 raise _Stopped(check)
 
+        # Workers in this process end a submission at its next check once told to stop;
+        # a Dask worker's are in another process (the client simply stops listening).
         options = GradeOptions(device=dev, cuda_available=cuda, option_overrides=overrides,
-                               notebook_timeout_s=notebook_timeout_s, progress=between_checks,
+                               notebook_timeout_s=notebook_timeout_s,
+                               progress=between_checks if executor == "local" else None,
                                submission_timeout_s=submission_timeout_s, max_check_timeout_s=max_check_timeout_s)
         with GradeStore(out / "grades.sqlite") as store:
             todo = []
@@ -373,36 +361,20 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
             done = len(result.reused)
             if progress:
                 progress("", done, len(entries))
-            lock = threading.Lock()
-
-            def work(submission: Submission) -> str:
-                if stop.is_set():  # queued when the batch was told to stop: not started at all
-                    raise _Stopped(submission.student)
-                report = grade_submission(submission, a, sandbox, options)
-                if stop.is_set():
-                    raise _Stopped(submission.student)  # whatever the interruption did to it, it is not a grade
-                failure = _machinery_failure(report)
-                for entry in credited[submission.student]:
-                    own = _with_lms(report, entry)
-                    write_notebook_feedback(own, submission, a, out / entry.student)
-                    with lock:  # each finished student is on disk before the next is counted
-                        write_report(own, out / entry.student)
-                        if failure:
-                            result.not_stored[entry.student] = failure
-                        else:
-                            store.save(own, key)
-                            result.graded.append(entry.student)
-                return submission.student
-
+            by_student = {s.student: s for s in todo}
             try:
-                with _stop_on_signals(stop):
-                    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
-                        futures = [pool.submit(work, s) for s in todo]
-                        for future in as_completed(futures):
-                            student = future.result()
-                            done += len(credited[student])
-                            if progress:
-                                progress(student, done, len(entries))
+                # Closed however the loop ends: what has not started never will.
+                with _stop_on_signals(stop), closing(pool.grade(todo, options)) as finished:
+                    # Reports are written here, as each student comes back from the executor:
+                    # one writer for the store, which always holds every finished student.
+                    for submission, report in finished:
+                        if stop.is_set():
+                            raise _Stopped(submission.student)  # whatever the interruption did to it, it is not a grade
+                        _record(report, by_student[submission.student], credited[submission.student], a, out,
+                                store, key, result)
+                        done += len(credited[submission.student])
+                        if progress:
+                            progress(submission.student, done, len(entries))
             except (KeyboardInterrupt, _Stopped):
                 stop.set()
                 students = {e.student for e in entries}
@@ -414,10 +386,49 @@ def batch(submissions: str | Path, assignment: str, out: Path, *, device: str = 
         book.write(out, score_histogram_png([r.percent for r in book.reports], f"{a.name}: scores"))
         result.exports = _write_exports(a, result.reports, out, canvas_column)
     finally:
-        sandbox.close()
+        pool.close()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def _record(report: Report, submission: Submission, entries: list[ClassEntry], a: Assignment, out: Path,
+            store: GradeStore, key: str, result: BatchResult) -> None:
+    """One finished grading, for every student it credits (a group's members): reports on
+    disk, then the store. A grading the machinery spoiled (no sandbox) is written but not
+    stored, so the next run grades it again."""
+    failure = _machinery_failure(report)
+    for entry in entries:
+        own = _with_lms(report, entry)
+        write_notebook_feedback(own, submission, a, out / entry.student)
+        write_report(own, out / entry.student)
+        if failure:
+            result.not_stored[entry.student] = failure
+        else:
+            store.save(own, key)
+            result.graded.append(entry.student)
+
+
+def _executor(kind: str, scheduler: str | None, a: Assignment, workers: int, limits: Limits, out: Path,
+              src: Path, data_dirs: list[Path], device: str) -> Executor:
+    if kind not in EXECUTORS:
+        raise UsageError(f"--executor must be one of {', '.join(EXECUTORS)}, not {kind!r}")
+    if scheduler and kind != "dask":
+        raise UsageError("--scheduler needs --executor dask")
+    if kind == "dask":
+        from grader.executors.dask import DaskExecutor  # distributed is imported only when asked for
+
+        try:
+            return DaskExecutor(a, scheduler=scheduler, workers=workers, limits=limits, expose=data_dirs)
+        except OSError as exc:  # no scheduler there: the command was asked something it cannot do
+            if not scheduler:
+                raise
+            raise UsageError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
+    from grader.executors.local import LocalExecutor
+
+    # Children see neither the class folder (other students) nor the outputs.
+    return LocalExecutor(a, workers=workers, limits=limits, hide=[out.resolve(), src.resolve()], expose=data_dirs,
+                         device=device)
 
 
 def _write_exports(a: Assignment, reports: list[Report], out: Path, canvas_column: str | None) -> list[Path]:

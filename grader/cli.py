@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regrade only these students (changed or not); the others stay as stored")
     b.add_argument("--canvas-column", metavar="NAME", help="the assignment's column name in canvas_import.csv, "
                    "as Canvas shows it, e.g. 'Two-layer net (123456)' (default: the assignment's title)")
+    b.add_argument("--executor", choices=["local", "dask"], default="local",
+                   help="local: a worker pool on this machine (default); dask: a Dask cluster, the one at "
+                        "--scheduler or else a LocalCluster of --workers processes")
+    b.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: the Dask scheduler to grade on "
+                   "(e.g. tcp://10.0.0.5:8786); reports and the store stay on this machine")
     common(b, batch=True)
 
     r = sub.add_parser("reference", help="regenerate reference_data/NAME from solutions/NAME",
@@ -260,7 +265,8 @@ def _run(args) -> int:
                                execute_notebook=args.execute_notebook, notebook_timeout_s=args.notebook_timeout,
                                root=args.root, mnist_dir=args.mnist, progress=progress, workers=args.workers,
                                submission_timeout_s=args.submission_timeout, max_check_timeout_s=args.check_timeout,
-                               memory_bytes=int(args.memory_limit * 2**30))
+                               memory_bytes=int(args.memory_limit * 2**30),
+                               executor=args.executor, scheduler=args.scheduler)
         finally:
             if bar is not None:
                 bar.close()

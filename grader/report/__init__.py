@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader
@@ -35,6 +36,7 @@ class Figure:
     alt: str = ""
 
 
+@lru_cache(maxsize=2)  # one per kind: templates compile once per process, not once per report
 def _env(autoescape: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("grader.report", "templates"),
