@@ -147,7 +147,7 @@ def _print_table(reports, file=None) -> None:
     print(f"{'student':<{width}}  {'score':>12}  {'passed':>6}  status", file=file)
     for r in reports:
         status = r.status if not r.problem else f"error: {one_line(r.problem)[:60]}"
-        print(f"{names[r.student]:<{width}}  {r.score:>5g} / {r.max_score:<5g}  {r.count('passed'):>6}  {status}",
+        print(f"{names[r.student]:<{width}}  {round(r.score, 2):>5g} / {r.max_score:<5g}  {r.count('passed'):>6}  {status}",
               file=file)
 
 
@@ -212,7 +212,7 @@ def _run(args) -> int:
         runs = api.history(args.out, args.student)
         print(f"{'run':>4}  {'graded at':<25}  {'score':>13}  {'status':<7}  submission    grading key")
         for r in runs:
-            print(f"{r.run:>4}  {r.graded_at:<25}  {r.score:>5g} / {r.max_score:<5g}  {r.status:<7}  "
+            print(f"{r.run:>4}  {r.graded_at:<25}  {round(r.score, 2):>5g} / {r.max_score:<5g}  {r.status:<7}  "
                   f"{r.sha256[:12]}  {r.grading_key}")
         return EXIT_OK
 
