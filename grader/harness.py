@@ -428,7 +428,10 @@ class CallTracker:
         self.stack: list[str] = []
         fd = os.open(workdir / RUNNING_FILE, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o600)
         try:
-            os.ftruncate(fd, self.SIZE)
+            # Written out, not ftruncate'd: a sparse file's pages are allocated on first
+            # touch, and a scratch the student's code filled would then kill the child
+            # (SIGBUS) on its first tracked call. Made before the student's module runs.
+            os.write(fd, bytes(self.SIZE))
             self._map = mmap.mmap(fd, self.SIZE)
         finally:
             os.close(fd)
@@ -554,6 +557,7 @@ def _load(state: _State, req: dict) -> dict:
     state.watch = IntegrityWatch()
     if "torch" in sys.modules:
         _trusted_autograd()
+    state.calls = CallTracker(Path.cwd())  # before student code can fill the scratch folder
     try:
         state.student = _import_file(req["module"], req["path"])
     except SystemExit as exc:
@@ -564,7 +568,6 @@ def _load(state: _State, req: dict) -> dict:
         return {"ok": False, "error": _error(exc, state.student_file)}
     defined = sorted(n for n in vars(state.student) if not n.startswith("_"))
     integrity = state.watch.changes("while the module was imported")
-    state.calls = CallTracker(Path.cwd())
     state.calls.track(state.student, list(req.get("names", [])))
     state.watch.snapshot()  # our own wrappers are not the student's doing
     return {"ok": True, "defined": defined, "integrity": integrity,
