@@ -2,11 +2,7 @@
 image, a student repository's CI)."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
-
-import grader
 
 __all__ = ["build_wheel", "find_wheel", "WheelError"]
 
@@ -21,16 +17,13 @@ def find_wheel(folder: Path) -> Path | None:
 
 
 def build_wheel(dest: Path) -> Path:
-    """``pip wheel`` of the source tree this grader runs from (pip is the builder
-    every installation has; no build isolation: nothing is downloaded)."""
-    source = Path(grader.__file__).resolve().parents[1]
-    if not (source / "pyproject.toml").is_file():
-        raise WheelError(f"the grader at {source} is not a source tree (no pyproject.toml): install it from "
-                         f"its repository to bundle it")
+    """The grader's wheel in ``dest``: the same pure-Python wheel ``release`` puts in a
+    student bundle (:func:`grader.release.build_grader_wheel`), built from the files this
+    grader runs from, with nothing downloaded."""
+    from grader.release import build_grader_wheel
+
     dest.mkdir(parents=True, exist_ok=True)
-    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                          "-w", str(dest), str(source)], capture_output=True, text=True)
-    wheel = find_wheel(dest)
-    if run.returncode != 0 or wheel is None:
-        raise WheelError(f"building the grader's wheel failed: {run.stderr.strip()[-2000:]}")
-    return wheel
+    try:
+        return build_grader_wheel(dest)
+    except RuntimeError as exc:
+        raise WheelError(str(exc)) from None
