@@ -22,13 +22,6 @@ from grader.registry import all_assignments
 CHECKS = [(a, c) for a in all_assignments(ROOT) for c in a.checks]
 IDS = [f"{a.name}:{c.name}" for a, c in CHECKS]
 
-# Lab judges that still pass an empty reply (a property judged on nothing): each lab
-# fixes its own (/work/notes/fuzz-failures.md) and then removes its line here; the
-# xfail is strict, so a fixed judge left on this list fails the suite.
-EMPTY_REPLY_PASSES = {
-}
-NOTHING = [pytest.param(a, c, id=i, marks=[pytest.mark.xfail(strict=True, reason="lab judge passes an empty reply")]
-                        if i in EMPTY_REPLY_PASSES else []) for (a, c), i in zip(CHECKS, IDS)]
 
 _arrays = hnp.arrays(dtype=st.sampled_from([np.float64, np.float32, np.float16, np.int64, np.bool_]),
                      shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
@@ -82,7 +75,7 @@ def _judged(a, spec, got):
     return verdict, grader_error
 
 
-@pytest.mark.parametrize("assignment, spec", NOTHING)
+@pytest.mark.parametrize("assignment, spec", CHECKS, ids=IDS)
 def test_a_reply_of_nothing_earns_nothing(assignment, spec):
     """A judge that compares nothing fails: no reply, an empty one."""
     for got in (None, {}, []):

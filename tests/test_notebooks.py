@@ -21,7 +21,6 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from conftest import ROOT, failing, mutate, solution_source, stub_source
 from grader import api
 from grader.notebook import notebook_module
-from grader.report.feedback import _md
 from grader.submission import load_submission
 
 A = "two_layer_net"
